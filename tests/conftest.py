@@ -1,0 +1,65 @@
+"""Shared fixtures: the estimators under test, small fast settings, and data for each.
+
+Every public estimator of skvi is discovered from ``skvi.__all__``; the engine's test
+model (``toy_model.NormalGammaModel``) is added to the list. A new estimator is
+covered by the common and ELBO-property tests without editing them: give it small
+settings in ``FAST_PARAMS`` if its defaults are slow, and a Monte Carlo ELBO in
+``elbo_checks.MONTE_CARLO_ELBO``.
+"""
+
+import inspect
+
+import numpy as np
+import pytest
+
+import skvi
+from skvi._base import VariationalEstimator
+
+from toy_model import NormalGammaModel
+
+SEED = 0
+
+PUBLIC_ESTIMATORS = [
+    obj
+    for name in skvi.__all__
+    if inspect.isclass(obj := getattr(skvi, name)) and issubclass(obj, VariationalEstimator)
+]
+ESTIMATORS = [*PUBLIC_ESTIMATORS, NormalGammaModel]
+
+# Settings that keep each estimator's tests fast (by class name).
+FAST_PARAMS = {
+    "NormalGammaModel": {"max_iter": 100},
+    "VariationalGMM": {"n_components": 3, "max_iter": 50},
+    "VariationalLDA": {"n_components": 3, "max_iter": 10},
+}
+
+
+def make_estimator(cls, **params):
+    """An instance of ``cls`` with its fast settings, overridden by ``params``."""
+    return cls(**{**FAST_PARAMS.get(cls.__name__, {}), **params})
+
+
+def make_data(estimator, n_samples=60, n_features=3, random_state=SEED):
+    """Small data suited to ``estimator``: (X, y), y None for unsupervised ones."""
+    rng = np.random.RandomState(random_state)
+    tags = estimator.__sklearn_tags__()
+    if tags.input_tags.positive_only:  # count data (topic models)
+        X = rng.poisson(3.0, size=(n_samples, max(n_features, 8))).astype(float)
+        return X, None
+    X = rng.normal(size=(n_samples, n_features)) + 3.0 * rng.randint(2, size=(n_samples, 1))
+    if tags.estimator_type == "classifier":
+        y = (X @ rng.normal(size=n_features) + rng.normal(size=n_samples) > 0).astype(int)
+        return X, y
+    if tags.estimator_type == "regressor":
+        y = X @ rng.normal(size=n_features) + 0.3 * rng.normal(size=n_samples)
+        return X, y
+    return X, None
+
+
+def estimator_id(cls):
+    return cls.__name__
+
+
+@pytest.fixture(params=ESTIMATORS, ids=estimator_id)
+def estimator_class(request):
+    return request.param
