@@ -40,18 +40,26 @@ MONTE_CARLO_ELBO = {"NormalGammaModel": _normal_gamma_model_mc}
 
 
 def sweep(estimator, X, y=None, n_sweeps=3, random_state=0):
-    """Initialise ``estimator`` and run ``n_sweeps`` CAVI sweeps on it in place."""
-    X = np.asarray(X, dtype=float)
+    """Initialise ``estimator`` and run ``n_sweeps`` CAVI sweeps on it in place.
+
+    Returns ``(X, y, history)``: the data as the estimator's hooks see it (after its
+    ``_validate_fit_data``, e.g. with an intercept column or encoded labels) and the
+    ELBO after each sweep.
+    """
     estimator._validate_params()
+    X, y, _ = estimator._validate_fit_data(X, y, None, reset=True)
     estimator._check_priors(X, y)
     estimator._initialize(X, y, np.random.RandomState(random_state))
     monitor = ConvergenceMonitor(tol=0.0, normalizer=X.shape[0], check_decrease=False)
     run_cavi(estimator, X, y, None, monitor, n_sweeps)
-    return monitor.history
+    return X, y, monitor.history
 
 
 def assert_elbo_matches_monte_carlo(estimator, X, y=None, n_draws=20_000, random_state=0):
-    """The ELBO formula at the current state equals its Monte Carlo estimate."""
+    """The ELBO formula at the current state equals its Monte Carlo estimate.
+
+    ``X`` and ``y`` are the data as the hooks see them (as returned by :func:`sweep`).
+    """
     name = type(estimator).__name__
     assert name in MONTE_CARLO_ELBO, (
         f"{name} has no Monte Carlo ELBO estimate: register one in "

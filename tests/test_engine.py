@@ -60,7 +60,7 @@ def test_elbo_checks_catch_a_wrong_elbo(X):
     with pytest.warns(ElboDecreaseWarning, match="decreased"):
         HalfLikelihoodBug(max_iter=50, random_state=0).fit(X)
     with pytest.raises(AssertionError, match="decreased"):
-        assert_elbo_monotone(sweep(HalfLikelihoodBug(), X, n_sweeps=5))
+        assert_elbo_monotone(sweep(HalfLikelihoodBug(), X, n_sweeps=5)[2])
 
 
 def test_convergence_warning_when_max_iter_is_too_small(X):
