@@ -5,6 +5,8 @@ lower bound (ELBO), runs ``n_init`` restarts in parallel with joblib, and drops 
 scikit-learn's ``Pipeline``, ``GridSearchCV`` and ``cross_val_score``.
 """
 
+from .linear_model import VariationalLogisticRegression
+
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+__all__ = ["VariationalLogisticRegression", "__version__"]

@@ -36,7 +36,55 @@ def _normal_gamma_model_mc(model, X, y, rng, n_draws):
     return (log_p - log_q).sum(axis=1)
 
 
-MONTE_CARLO_ELBO = {"NormalGammaModel": _normal_gamma_model_mc}
+def _logistic_mc(model, X, targets, rng, n_draws):
+    """Draw (w, alpha) from q; evaluate the Jaakkola-Jordan bound at the model's xi.
+
+    The ELBO of VariationalLogisticRegression integrates the JJ lower bound of the
+    likelihood (with the local parameters xi fixed), so that bound is what is sampled.
+    """
+    from skvi._special import jaakkola_jordan_lambda
+
+    total = np.zeros(n_draws)
+    groups = model._group_of
+    for k in range(targets.shape[1]):
+        w = rng.multivariate_normal(model._mean[k], model._cov[k], size=n_draws)
+        alpha = rng.gamma(
+            model._prec_shape[k],
+            1.0 / model._prec_rate[k],
+            size=(n_draws, len(model._prec_shape[k])),
+        )
+        a = w @ X.T
+        xi = model._xi[:, k]
+        lam = jaakkola_jordan_lambda(xi)
+        log_h = (
+            a * (targets[:, k] - 0.5)
+            + np.log(1 / (1 + np.exp(-xi)))
+            - 0.5 * xi
+            - lam * (a**2 - xi**2)
+        ).sum(axis=1)
+        prior_precision = alpha[:, groups]
+        if model.fit_intercept:
+            from skvi.linear_model._logistic import INTERCEPT_PRECISION
+
+            prior_precision = np.hstack(
+                [prior_precision, np.full((n_draws, 1), INTERCEPT_PRECISION)]
+            )
+        log_prior_w = stats.norm.logpdf(w, 0.0, 1.0 / np.sqrt(prior_precision)).sum(axis=1)
+        log_prior_alpha = stats.gamma.logpdf(alpha, model.lambda_1, scale=1 / model.lambda_2).sum(
+            axis=1
+        )
+        log_q_w = stats.multivariate_normal.logpdf(w, model._mean[k], model._cov[k])
+        log_q_alpha = stats.gamma.logpdf(
+            alpha, model._prec_shape[k], scale=1.0 / model._prec_rate[k]
+        ).sum(axis=1)
+        total += log_h + log_prior_w + log_prior_alpha - log_q_w - log_q_alpha
+    return total
+
+
+MONTE_CARLO_ELBO = {
+    "NormalGammaModel": _normal_gamma_model_mc,
+    "VariationalLogisticRegression": _logistic_mc,
+}
 
 
 def sweep(estimator, X, y=None, n_sweeps=3, random_state=0):
