@@ -13,7 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skvi import VariationalLogisticRegression
-from skvi.linear_model._logistic import _laplace_start
+from skvi.linear_model._logistic import _map_weights
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +57,11 @@ def test_start_is_the_map_of_scikit_learns_logistic_regression():
     X, y = make_classification(n_samples=300, n_features=5, random_state=0)
     Xb = np.hstack([X, np.ones((300, 1))])
     prior = np.array([[1.0] * 5 + [1e-6]])
-    mean, cov = _laplace_start(Xb, y[:, None].astype(float), None, prior)
+    mean = _map_weights(Xb, y[:, None].astype(float), None, prior)
     reference = LogisticRegression(C=1.0, tol=1e-10, max_iter=1000).fit(X, y)
-    assert_allclose(mean[0, :5], reference.coef_[0], rtol=1e-4, atol=1e-5)
-    assert_allclose(mean[0, 5], reference.intercept_[0], rtol=1e-4, atol=1e-5)
-    assert np.all(np.linalg.eigvalsh(cov[0]) > 0)
+    # A start, not the answer: L-BFGS stops at a gradient of 1e-4 per sample.
+    assert_allclose(mean[0, :5], reference.coef_[0], rtol=1e-2, atol=1e-3)
+    assert_allclose(mean[0, 5], reference.intercept_[0], rtol=1e-2, atol=1e-3)
 
 
 def test_predict_proba_is_moderated(one_feature):
