@@ -26,6 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info
 
 from skvi import VariationalLogisticRegression
+from skvi._tour.logistic import expected_calibration_error
 
 
 def best_of(repeats, estimator, X, y):
@@ -36,16 +37,6 @@ def best_of(repeats, estimator, X, y):
         result = estimator.fit(X, y)
         times.append(time.perf_counter() - start)
     return min(times), result
-
-
-def expected_calibration_error(proba, y, n_bins=10):
-    """Mean |accuracy - confidence| over equal-width bins of the top-class confidence."""
-    confidence, correct = proba.max(axis=1), proba.argmax(axis=1) == y
-    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
-    return sum(
-        abs(correct[bins == b].mean() - confidence[bins == b].mean()) * np.mean(bins == b)
-        for b in np.unique(bins)
-    )
 
 
 def calibration_table(n_shuffles=10):
