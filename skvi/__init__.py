@@ -6,7 +6,8 @@ scikit-learn's ``Pipeline``, ``GridSearchCV`` and ``cross_val_score``.
 """
 
 from .linear_model import VariationalLogisticRegression
+from .mixture import VariationalGMM
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["VariationalLogisticRegression", "__version__"]
+__all__ = ["VariationalGMM", "VariationalLogisticRegression", "__version__"]

@@ -81,9 +81,100 @@ def _logistic_mc(model, X, targets, rng, n_draws):
     return total
 
 
+def _full_matrices(layout, value, n_features, n_components):
+    """A VariationalGMM covariance layout as full (K, D, D) (or (D, D)) matrices."""
+    value = np.asarray(value, dtype=float)
+    eye = np.eye(n_features)
+    if layout == "full":
+        return value
+    if layout == "tied":
+        return np.broadcast_to(value, (n_components, n_features, n_features))
+    if layout == "diag":
+        return value[:, :, None] * eye if value.ndim == 2 else np.diag(value)
+    return value[..., None, None] * eye if value.ndim == 1 else value * eye
+
+
+def _variational_gmm_mc(model, X, y, rng, n_draws):
+    """Draw (weights, means, precisions, Z) from q; log p(X, Z, theta) - log q exactly.
+
+    The likelihood carries the reg_covar jitter term -reg/2 tr(Lambda_k) of the
+    objective (see skvi.mixture._gmm). Precisions are full D x D Wishart draws for
+    every covariance type ('diag'/'spherical' restrict only the Wishart's scale).
+    """
+    X = np.asarray(X, dtype=float)
+    n, d = X.shape
+    K = model.n_components
+    kind = model.covariance_type
+    resp = np.empty((n, K))
+    model._e_step(X, model._sweep["theta"], resp_out=resp)
+
+    if model.weight_concentration_prior_type == "dirichlet_process":
+        a, b = model.weight_concentration_
+        # a draw of exactly 1.0 (float rounding of a sharp Beta) gives log(1 - v) = -inf,
+        # which only matters for components after it, whose draws then have z there
+        # with probability zero
+        v = np.minimum(rng.beta(a, b, size=(n_draws, K)), 1.0 - np.finfo(float).eps)
+        log_pi = np.log(v) + np.concatenate(
+            [np.zeros((n_draws, 1)), np.cumsum(np.log1p(-v), axis=1)[:, :-1]], axis=1
+        )
+        gamma = model.weight_concentration_prior_
+        log_p = stats.beta.logpdf(v, 1.0, gamma).sum(axis=1)
+        log_q = stats.beta.logpdf(v, a, b).sum(axis=1)
+    else:
+        alpha = model.weight_concentration_
+        pi = rng.dirichlet(alpha, size=n_draws)
+        log_pi = np.log(pi)
+        log_p = stats.dirichlet.logpdf(pi.T, np.full(K, model.weight_concentration_prior_))
+        log_q = stats.dirichlet.logpdf(pi.T, alpha)
+
+    nu = np.broadcast_to(np.asarray(model.degrees_of_freedom_, dtype=float), (K,))
+    A = _full_matrices(kind, model.covariances_, d, K) * nu[:, None, None]
+    Psi = _full_matrices(kind, model.covariance_prior_, d, K)
+    Psi = Psi if Psi.ndim == 2 else Psi[0]
+    nu0, beta0, m0 = (
+        model.degrees_of_freedom_prior_,
+        model.mean_precision_prior_,
+        model.mean_prior_,
+    )
+    prior_wishart = stats.wishart(df=nu0, scale=np.linalg.inv(Psi))
+    lams = np.empty((n_draws, K, d, d))
+    for k in range(1 if kind == "tied" else K):
+        q_wishart = stats.wishart(df=nu[k], scale=np.linalg.inv(A[k]))
+        lam = q_wishart.rvs(size=n_draws, random_state=rng).reshape(n_draws, d, d)
+        lams[:, k] = lam
+        log_p += prior_wishart.logpdf(np.moveaxis(lam, 0, -1))
+        log_q += q_wishart.logpdf(np.moveaxis(lam, 0, -1))
+    if kind == "tied":
+        lams[:] = lams[:, :1]
+
+    def gauss_logpdf(x, mean, precision):
+        L = np.linalg.cholesky(precision)
+        z = np.einsum("...ji,...j->...i", L, x - mean)
+        logdet = 2 * np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(-1)
+        return -0.5 * d * np.log(2 * np.pi) + 0.5 * logdet - 0.5 * (z * z).sum(-1)
+
+    beta = model.mean_precision_
+    chol = np.linalg.cholesky(np.linalg.inv(beta[None, :, None, None] * lams))
+    noise = rng.standard_normal((n_draws, K, d))
+    mu = model.means_[None] + np.einsum("skij,skj->ski", chol, noise)
+    log_p += gauss_logpdf(mu, m0, beta0 * lams).sum(axis=1)
+    log_q += gauss_logpdf(mu, model.means_[None], beta[None, :, None, None] * lams).sum(axis=1)
+
+    cum = np.cumsum(resp, axis=1)
+    z = (rng.random((n_draws, n, 1)) > cum[None]).sum(axis=2).clip(max=K - 1)
+    draws = np.arange(n_draws)[:, None]
+    log_q += np.log(resp[np.arange(n)[None], z]).sum(axis=1)
+    log_p += log_pi[draws, z].sum(axis=1)
+    lam_z = lams[draws, z]
+    log_lik = gauss_logpdf(X[None], mu[draws, z], lam_z)
+    log_lik -= 0.5 * model.reg_covar * np.trace(lam_z, axis1=-2, axis2=-1)
+    return log_p + log_lik.sum(axis=1) - log_q
+
+
 MONTE_CARLO_ELBO = {
     "NormalGammaModel": _normal_gamma_model_mc,
     "VariationalLogisticRegression": _logistic_mc,
+    "VariationalGMM": _variational_gmm_mc,
 }
 
 

@@ -6,7 +6,16 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from conftest import ESTIMATORS, make_estimator
 
 # Checks an estimator is known to fail, with the reason (by class name).
-EXPECTED_FAILED_CHECKS = {}
+EXPECTED_FAILED_CHECKS = {
+    "VariationalGMM": {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "the random initialisation (KMeans/k-means++, as scikit-learn's KMeans, which "
+            "xfails this check too) consumes the random stream differently for weighted and "
+            "repeated rows, so components come out permuted; from a shared state the fit is "
+            "weight-equivalent (test_integer_weights_act_as_repetition)"
+        ),
+    },
+}
 
 
 @parametrize_with_checks(
