@@ -230,7 +230,7 @@ class VariationalEstimator(BaseEstimator):
 
     def _elbo_normalizer(self, X, sample_weight):
         """What ``tol`` is per: the (weighted) number of training samples."""
-        return X.shape[0] if sample_weight is None else float(sample_weight.sum())
+        return _sample_count(X, sample_weight)
 
     def _get_variational_params(self):
         """The named global variational parameters, as a dict of copies."""
@@ -305,6 +305,8 @@ class VariationalEstimator(BaseEstimator):
         self.init_elbos_ = init_elbos
         self.n_iter_ = best.n_iter
         self.converged_ = best.converged
+        # What partial_fit counts as already seen when it continues this fit.
+        self._fit_n_samples = _sample_count(X, sample_weight)
         self._finalize_fit(X, y, sample_weight=sample_weight)
         if not self.converged_:
             warnings.warn(
@@ -328,15 +330,18 @@ class StochasticVIMixin:
     2. the globals' optimum as if the data set were the batch repeated
        ``total_samples / batch size`` times (``_global_step(stats, scale)``);
     3. a blend of old and optimum, ``param <- (1 - rho_t) param + rho_t target`` with
-       ``rho_t = (learning_offset + t) ** -learning_decay`` (Hoffman et al. 2013,
-       eq. 26-27 and §2.4; Robbins-Monro conditions hold for learning_decay in
-       (0.5, 1]).
+       ``rho_t = (learning_offset + t) ** -learning_decay`` for the t-th batch, t = 1,
+       2, ... (Hoffman et al. 2013, eq. 26-27 and §2.4; the Robbins-Monro conditions
+       hold for learning_decay in (0.5, 1]).
 
-    The first call initialises the variational parameters from its batch. With
-    ``total_samples=None`` the scale uses the number of samples seen so far.
+    The first call initialises the variational parameters from its batch, unless a
+    ``fit`` already did: then the stream continues that posterior. With
+    ``total_samples=None`` the scale uses the number of samples seen so far, those of
+    that ``fit`` included.
     """
 
     def _svi_learning_rate(self, t):
+        """Step size of the t-th mini-batch (t >= 1)."""
         return float((self.learning_offset + t) ** (-self.learning_decay))
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -357,20 +362,21 @@ class StochasticVIMixin:
         self : object
             The updated estimator.
         """
-        first_call = not hasattr(self, "n_batch_iter_")
+        first_call = not self._has_variational_params()
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=first_call)
         if first_call:
             self._check_priors(X, y)
             self._initialize(
                 X, y, check_random_state(self.random_state), sample_weight=sample_weight
             )
+        if not hasattr(self, "n_batch_iter_"):  # the first call, or the first after fit
             self.n_batch_iter_ = 0
-            self.n_samples_seen_ = 0.0
+            self.n_samples_seen_ = 0.0 if first_call else self._fit_n_samples
 
-        batch_size = self._elbo_normalizer(X, sample_weight)
+        batch_size = _sample_count(X, sample_weight)
         self.n_samples_seen_ += batch_size
         total = self.n_samples_seen_ if self.total_samples is None else self.total_samples
-        rho = self._svi_learning_rate(self.n_batch_iter_)
+        rho = self._svi_learning_rate(self.n_batch_iter_ + 1)
 
         t0 = time.perf_counter()
         previous = self._get_variational_params()
@@ -388,6 +394,11 @@ class StochasticVIMixin:
                 flush=True,
             )
         return self
+
+
+def _sample_count(X, sample_weight):
+    """The (weighted) number of samples in X."""
+    return float(X.shape[0]) if sample_weight is None else float(sample_weight.sum())
 
 
 def _blend(old, target, rho):

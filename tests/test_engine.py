@@ -4,6 +4,7 @@ The test model's exact posterior and evidence are known in closed form, so the
 engine's answers can be checked against the truth, not only against themselves.
 """
 
+import copy
 import re
 
 import numpy as np
@@ -140,7 +141,7 @@ def test_partial_fit_step_is_the_natural_gradient_blend(X):
     model = NormalGammaModel(random_state=0, total_samples=1000.0)
     model.partial_fit(X[:50])
     before = model._get_variational_params()
-    rho = model._svi_learning_rate(model.n_batch_iter_)
+    rho = model._svi_learning_rate(model.n_batch_iter_ + 1)
     target = NormalGammaModel(random_state=0)
     target._set_variational_params(before)
     target.mean_precision_prior = model.mean_precision_prior
@@ -149,6 +150,26 @@ def test_partial_fit_step_is_the_natural_gradient_blend(X):
     for name, old in before.items():
         assert_allclose(getattr(model, name), (1 - rho) * old + rho * getattr(target, name))
     assert model.n_batch_iter_ == 2
+
+
+def test_partial_fit_continues_a_fit(X):
+    batch = NormalGammaModel(random_state=0).fit(X)
+    stream = copy.deepcopy(batch)
+    stream.partial_fit(X[:20])  # total_samples=None: the fit's 200 samples count as seen
+    assert stream.n_batch_iter_ == 1 and stream.n_samples_seen_ == 220
+    # One step from the fitted posterior (not from a new start) towards the batch's.
+    target = copy.deepcopy(batch)
+    target._global_step(target._local_step(X[:20], None), 220 / 20)
+    rho = stream._svi_learning_rate(1)
+    for name in stream._variational_params:
+        expected = (1 - rho) * getattr(batch, name) + rho * getattr(target, name)
+        assert_allclose(getattr(stream, name), expected, rtol=1e-12)
+
+
+def test_partial_fit_learning_offset_zero_is_a_full_first_step(X):
+    model = NormalGammaModel(random_state=0, learning_offset=0.0, learning_decay=1.0)
+    model.partial_fit(X[:50])
+    assert model.n_batch_iter_ == 1  # rho_1 = (0 + 1) ** -1 = 1: no ZeroDivisionError
 
 
 def test_partial_fit_passes_reach_the_batch_fit(X):
