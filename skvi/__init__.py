@@ -5,9 +5,10 @@ lower bound (ELBO), runs ``n_init`` restarts in parallel with joblib, and drops 
 scikit-learn's ``Pipeline``, ``GridSearchCV`` and ``cross_val_score``.
 """
 
+from .decomposition import VariationalLDA
 from .linear_model import VariationalLogisticRegression
 from .mixture import VariationalGMM
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["VariationalGMM", "VariationalLogisticRegression", "__version__"]
+__all__ = ["VariationalGMM", "VariationalLDA", "VariationalLogisticRegression", "__version__"]

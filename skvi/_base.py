@@ -105,6 +105,7 @@ def _fit_one_restart(template, X, y, sample_weight, seed, label, initialize=True
         normalizer=estimator._elbo_normalizer(X, sample_weight),
         verbose=estimator.verbose,
         label=label,
+        check_decrease=estimator._elbo_is_monotone(),
         rel_eps=np.finfo(X.dtype).eps if X.dtype.kind == "f" else np.finfo(float).eps,
     )
     run_cavi(estimator, X, y, sample_weight, monitor, estimator.max_iter)
@@ -232,6 +233,17 @@ class VariationalEstimator(BaseEstimator):
         """What ``tol`` is per: the (weighted) number of training samples."""
         return _sample_count(X, sample_weight)
 
+    #: What ``_elbo_normalizer`` counts, for messages ("sample", "token").
+    _tol_unit = "sample"
+
+    def _elbo_is_monotone(self):
+        """Whether a sweep can never lower the ELBO (True for batch CAVI).
+
+        A fit whose sweeps are stochastic steps (online LDA) returns False, and a
+        decrease is then not reported as a bug.
+        """
+        return True
+
     def _get_variational_params(self):
         """The named global variational parameters, as a dict of copies."""
         return {name: copy.deepcopy(getattr(self, name)) for name in self._variational_params}
@@ -312,7 +324,7 @@ class VariationalEstimator(BaseEstimator):
             warnings.warn(
                 f"{type(self).__name__} did not converge: the best of {n_init} restart(s) "
                 f"ran max_iter={self.max_iter} sweeps and its ELBO still changed by more "
-                f"than tol={self.tol} per sample. Increase max_iter or tol.",
+                f"than tol={self.tol} per {self._tol_unit}. Increase max_iter or tol.",
                 ConvergenceWarning,
                 stacklevel=2,
             )

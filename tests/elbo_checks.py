@@ -171,10 +171,52 @@ def _variational_gmm_mc(model, X, y, rng, n_draws):
     return log_p + log_lik.sum(axis=1) - log_q
 
 
+def _variational_lda_mc(model, X, y, rng, n_draws):
+    """Draw (beta, theta, z) from q; evaluate log p(X, z, theta, beta) - log q exactly.
+
+    q(z) of each token of word w in document d is Cat(phi_dw), phi formed as in the
+    E-step that produced gamma: from gamma and the topics before the last M-step.
+    """
+    coo = X.tocoo()
+    doc, word, count = coo.row, coo.col, coo.data
+    assert np.all(count == np.round(count)), "the Monte Carlo check needs integer counts"
+    count = count.astype(int)
+    gamma, lam = model._doc_topic_gamma, model.components_
+    alpha, eta = model._alpha(), model.topic_word_prior_
+    exp_log_theta = np.exp(_elog(gamma))
+    phi = exp_log_theta[doc] * model._elbo_cache["exp_topic_word_t_old"][word]
+    phi /= phi.sum(axis=1, keepdims=True)
+    tok_doc, tok_word = np.repeat(doc, count), np.repeat(word, count)
+    tok_cdf = np.cumsum(np.repeat(phi, count, axis=0), axis=1)
+    n_docs, n_topics = gamma.shape
+    theta = np.stack([rng.dirichlet(g, size=n_draws) for g in gamma], axis=1)
+    beta = np.stack([rng.dirichlet(row, size=n_draws) for row in lam], axis=1)
+    u = rng.random((n_draws, tok_doc.size, 1))
+    z = np.minimum((u > tok_cdf[None]).sum(axis=2), n_topics - 1)
+    draws = np.arange(n_draws)[:, None]
+    log_lik = np.log(theta[draws, tok_doc[None], z]) + np.log(beta[draws, z, tok_word[None]])
+    log_q_z = np.log(np.repeat(phi, count, axis=0)[np.arange(tok_doc.size)[None], z])
+    total = (log_lik - log_q_z).sum(axis=1)
+    for d in range(n_docs):
+        total += stats.dirichlet.logpdf(theta[:, d].T, alpha)
+        total -= stats.dirichlet.logpdf(theta[:, d].T, gamma[d])
+    for k in range(lam.shape[0]):
+        total += stats.dirichlet.logpdf(beta[:, k].T, np.full(lam.shape[1], eta))
+        total -= stats.dirichlet.logpdf(beta[:, k].T, lam[k])
+    return total
+
+
+def _elog(gamma):
+    from scipy.special import digamma
+
+    return digamma(gamma) - digamma(gamma.sum(axis=1, keepdims=True))
+
+
 MONTE_CARLO_ELBO = {
     "NormalGammaModel": _normal_gamma_model_mc,
     "VariationalLogisticRegression": _logistic_mc,
     "VariationalGMM": _variational_gmm_mc,
+    "VariationalLDA": _variational_lda_mc,
 }
 
 

@@ -1,0 +1,367 @@
+"""VariationalLDA against scikit-learn's LatentDirichletAllocation, known corpora, bad input."""
+
+import copy
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.optimize import linear_sum_assignment
+from sklearn.decomposition import LatentDirichletAllocation
+
+import skvi.decomposition._estep as estep_module
+import skvi.decomposition._lda as lda_module
+from skvi.datasets import load_stdlib_docstrings, make_lda_corpus
+from skvi.decomposition import VariationalLDA
+from skvi.decomposition._estep import document_e_step, exp_dirichlet_expectation
+
+from elbo_checks import assert_elbo_monotone
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+SPARSE_FORMATS = ["csr", "csc", "coo", "lil", "dok", "bsr", "dia"]
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    X, theta, beta = make_lda_corpus(300, 120, 4, doc_length=40, random_state=0)
+    return X, theta, beta
+
+
+def _sklearn_psi(x, out=None):
+    """scikit-learn's digamma (``_online_lda_fast.psi``), vectorised: its asymptotic
+    series is accurate to ~1e-9, so matching its iterates to 1e-9 needs the same psi."""
+    x = np.array(x, dtype=np.float64, copy=True)
+    result = np.zeros_like(x)
+    small = x <= 1e-6
+    result[small] = -0.5772156649015329 - 1.0 / x[small]
+    big = ~small
+    xb, rb = x[big], np.zeros(big.sum())
+    for _ in range(6):
+        shift = xb < 6
+        rb[shift] -= 1.0 / xb[shift]
+        xb = np.where(shift, xb + 1, xb)
+    r = 1.0 / xb
+    rb += np.log(xb) - 0.5 * r
+    r = r * r
+    rb -= r * ((1.0 / 12) - r * ((1.0 / 120) - r * (1.0 / 252)))
+    result[big] = rb
+    if out is not None:
+        out[...] = result
+        return out
+    return result
+
+
+def _one_sweep_both(X, K, monkeypatch=None):
+    """One batch sweep of scikit-learn and of skvi from the same topics and gammas."""
+    sk = LatentDirichletAllocation(n_components=K, random_state=0)
+    sk._init_latent_vars(X.shape[1])
+    state = copy.deepcopy(sk.random_state_)
+    gamma0 = state.gamma(100.0, 0.01, (X.shape[0], K))  # what sklearn's E-step draws
+    sk_gamma, sk_sstats = sk._e_step(X, cal_sstats=True, random_init=True)
+    sk_components = sk.topic_word_prior_ + sk_sstats  # its batch M-step
+
+    ours = VariationalLDA(n_components=K)
+    ours._validate_params()
+    ours._check_priors(X, None)
+    ours._set_variational_params({"components_": sk.components_.copy()})
+    ours.n_batch_iter_ = 1
+    ours._fresh_gamma = lambda X_: gamma0  # same start as scikit-learn's sweep
+    stats = ours._local_step(sp.csr_matrix(X), None)
+    gamma = ours._doc_topic_gamma
+    ours._global_step(stats, 1.0)
+    return (sk_gamma, sk_components), (gamma, ours.components_)
+
+
+def test_batch_sweep_matches_sklearn(corpus):
+    X = corpus[0]
+    (sk_gamma, sk_lambda), (gamma, lam) = _one_sweep_both(X, 5)
+    # scikit-learn's digamma is an approximation (error ~1e-9), so to the E-step's
+    # tolerance only: the next test removes that difference.
+    assert_allclose(gamma, sk_gamma, rtol=1e-5, atol=1e-6)
+    assert_allclose(lam, sk_lambda, rtol=1e-6)
+
+
+def test_batch_sweep_matches_sklearn_to_rounding_with_its_digamma(corpus, monkeypatch):
+    X = corpus[0]
+    monkeypatch.setattr(estep_module, "digamma", _sklearn_psi)
+    monkeypatch.setattr(lda_module, "digamma", _sklearn_psi)
+    (sk_gamma, sk_lambda), (gamma, lam) = _one_sweep_both(X, 5)
+    assert_allclose(gamma, sk_gamma, rtol=1e-9, atol=1e-10)
+    assert_allclose(lam, sk_lambda, rtol=1e-10)
+
+
+def test_transform_score_perplexity_match_sklearn_with_the_same_topics(corpus):
+    X = corpus[0]
+    sk = LatentDirichletAllocation(n_components=4, max_iter=3, random_state=0).fit(X)
+    ours = VariationalLDA(n_components=4, max_iter=1, random_state=0).fit(X)
+    ours._set_variational_params({"components_": sk.components_.copy()})
+    assert_allclose(ours.transform(X), sk.transform(X), rtol=1e-5, atol=1e-7)
+    assert_allclose(ours.score(X), sk.score(X), rtol=1e-8)
+    assert_allclose(ours.perplexity(X), sk.perplexity(X), rtol=1e-8)
+    assert_allclose(
+        ours.perplexity(X, sub_sampling=True), sk.perplexity(X, sub_sampling=True), rtol=1e-8
+    )
+    assert_allclose(ours.exp_dirichlet_component_, sk.exp_dirichlet_component_, rtol=1e-8)
+
+
+@pytest.mark.parametrize("learning_decay", [0.7, 0.5, 0.0])  # 0.0: rho = 1, a full fold
+def test_partial_fit_matches_sklearn(corpus, monkeypatch, learning_decay):
+    X = corpus[0]
+    monkeypatch.setattr(estep_module, "digamma", _sklearn_psi)
+    monkeypatch.setattr(lda_module, "digamma", _sklearn_psi)
+    params = dict(n_components=4, random_state=0, batch_size=50, learning_decay=learning_decay)
+    sk = LatentDirichletAllocation(**params)
+    ours = VariationalLDA(**params)
+    for _ in range(2):
+        sk.partial_fit(X)
+        ours.partial_fit(X)
+    assert ours.n_batch_iter_ == sk.n_batch_iter_
+    # (pseudo-counts up to 5e5, total_samples=1e6, through two passes; with rho = 1 every
+    # step replaces the topics, which amplifies rounding)
+    assert_allclose(ours.components_, sk.components_, rtol=1e-6 if learning_decay == 0 else 1e-7)
+
+
+def test_batch_fit_elbo_monotone_converges_and_recovers_topics(corpus):
+    X, _, beta = corpus
+    lda = VariationalLDA(n_components=4, max_iter=200, tol=1e-6, n_init=3, random_state=0)
+    lda.fit(X)
+    assert lda.converged_
+    assert_elbo_monotone(lda.elbo_history_)
+    assert lda.bound_ == pytest.approx(np.exp(-lda.elbo_ / X.sum()))
+    topics = lda.components_ / lda.components_.sum(axis=1, keepdims=True)
+    cos = (topics @ beta.T) / np.outer(
+        np.linalg.norm(topics, axis=1), np.linalg.norm(beta, axis=1)
+    )
+    rows, cols = linear_sum_assignment(-cos)
+    assert cos[rows, cols].min() > 0.9
+    # score is the bound after a fresh E-step: it cannot be far from the fit's ELBO.
+    assert abs(lda.score(X) - lda.elbo_) < 1e-2 * abs(lda.elbo_)
+
+
+def test_online_fit_learns_as_well_as_sklearn_online(corpus):
+    X = corpus[0]
+    ours = VariationalLDA(n_components=4, learning_method="online", batch_size=64, max_iter=10)
+    sk = LatentDirichletAllocation(
+        n_components=4, learning_method="online", batch_size=64, max_iter=10, random_state=0
+    )
+    ours.set_params(random_state=0).fit(X)
+    sk.fit(X)
+    assert ours.n_batch_iter_ == sk.n_batch_iter_
+    assert ours.score(X) > sk.score(X) - 0.02 * abs(sk.score(X))
+    assert len(ours.elbo_history_) == ours.n_iter_
+
+
+def test_sparse_formats_are_never_densified(corpus, monkeypatch):
+    X = corpus[0]
+    dense_fit = VariationalLDA(n_components=3, max_iter=3, random_state=0).fit(X.toarray())
+    expected = dense_fit.transform(X.toarray())
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("a sparse matrix was densified")
+
+    monkeypatch.setattr(sp._base._spbase, "toarray", refuse)
+    monkeypatch.setattr(sp._base._spbase, "todense", refuse)
+    for fmt in SPARSE_FORMATS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
+            Xs = X.asformat(fmt)
+        lda = VariationalLDA(n_components=3, max_iter=3, random_state=0).fit(Xs)
+        assert_allclose(lda.components_, dense_fit.components_, rtol=1e-10, err_msg=fmt)
+        assert_allclose(lda.transform(Xs), expected, rtol=1e-10, err_msg=fmt)
+    lda = VariationalLDA(n_components=3, max_iter=3, random_state=0).fit(sp.csr_array(X))
+    assert_allclose(lda.components_, dense_fit.components_, rtol=1e-10)
+
+
+def test_unsorted_indices_and_duplicates_are_fine_and_untouched(corpus):
+    X = corpus[0].tocoo()
+    # The same counts split into two duplicate entries each, in reversed order.
+    half = X.data / 2
+    messy = sp.coo_matrix(
+        (np.r_[half, half][::-1], (np.r_[X.row, X.row][::-1], np.r_[X.col, X.col][::-1])),
+        shape=X.shape,
+    ).tocsr(copy=False)
+    messy = sp.csr_matrix((messy.data, messy.indices, messy.indptr), shape=X.shape)
+    messy.has_sorted_indices = False
+    before = (messy.data.copy(), messy.indices.copy(), messy.indptr.copy())
+    ref = VariationalLDA(n_components=3, max_iter=3, random_state=0).fit(X.tocsr())
+    lda = VariationalLDA(n_components=3, max_iter=3, random_state=0).fit(messy)
+    assert_allclose(lda.components_, ref.components_, rtol=1e-8)
+    for a, b in zip(before, (messy.data, messy.indices, messy.indptr), strict=True):
+        assert_array_equal(a, b)
+
+
+def test_float32_stays_float32(corpus):
+    X = corpus[0].astype(np.float32)
+    lda = VariationalLDA(n_components=3, max_iter=5, random_state=0).fit(X)
+    assert lda.components_.dtype == np.float32
+    assert lda.exp_dirichlet_component_.dtype == np.float32
+    assert lda.transform(X).dtype == np.float32
+    assert_elbo_monotone(lda.elbo_history_)
+    ref = VariationalLDA(n_components=3, max_iter=5, random_state=0).fit(X.astype(np.float64))
+    assert_allclose(lda.transform(X), ref.transform(X), atol=2e-3)
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr", "csc", "coo"])
+def test_bad_input_names_the_problem_and_leaves_it_untouched(corpus, fmt):
+    X = corpus[0].toarray()
+    lda = VariationalLDA(n_components=3, max_iter=2, random_state=0).fit(X)
+    as_fmt = (lambda A: A) if fmt == "dense" else (lambda A: sp.csr_matrix(A).asformat(fmt))
+
+    negative = X.copy()
+    negative[3, 5] = -1.0
+    bad = as_fmt(negative)
+    snapshot = bad.copy()
+    with pytest.raises(ValueError, match="Negative values"):
+        VariationalLDA(n_components=3).fit(bad)
+    with pytest.raises(ValueError, match="Negative values"):
+        lda.transform(bad)
+    with pytest.raises(ValueError, match="Negative values"):
+        VariationalLDA(n_components=3).partial_fit(bad)
+    if fmt == "dense":
+        assert_array_equal(bad, snapshot)
+    else:
+        assert_array_equal(bad.toarray(), snapshot.toarray())
+
+    for value, message in [(np.nan, "NaN"), (np.inf, "infinity")]:
+        corrupt = X.copy()
+        corrupt[2, 3] = value
+        with pytest.raises(ValueError, match=message):
+            VariationalLDA(n_components=3).fit(as_fmt(corrupt))
+        with pytest.raises(ValueError, match=message):
+            lda.transform(as_fmt(corrupt))
+
+    with pytest.raises(ValueError, match="features"):
+        lda.transform(as_fmt(X[:, :-1]))
+    with pytest.raises(ValueError, match="features"):
+        lda.score(as_fmt(X[:, :-1]))
+
+
+def test_empty_documents_and_predict(corpus):
+    X = corpus[0].tolil()
+    X[[0, 7], :] = 0
+    X = X.tocsr()
+    lda = VariationalLDA(n_components=3, max_iter=5, random_state=0).fit(X)
+    proba = lda.transform(X)
+    assert_allclose(proba.sum(axis=1), 1.0)
+    assert_allclose(proba[0], 1.0 / 3)  # the symmetric prior's mean
+    assert_array_equal(lda.predict(X), proba.argmax(axis=1))
+    assert_array_equal(lda.predict_proba(X), proba)
+    empty = sp.csr_matrix((4, X.shape[1]))
+    assert_allclose(lda.transform(empty), 1.0 / 3)
+    assert np.isfinite(lda.score(X))
+
+
+def test_sample_weight_zero_equals_dropping_documents(corpus):
+    X = corpus[0]
+    weights = np.ones(X.shape[0])
+    weights[::3] = 0.0
+    kept = VariationalLDA(n_components=3, max_iter=4, random_state=0).fit(X[weights > 0])
+    weighted = VariationalLDA(n_components=3, max_iter=4, random_state=0)
+    weighted.fit(X, sample_weight=weights)
+    assert_allclose(weighted.elbo_history_, kept.elbo_history_, rtol=1e-10)
+    assert_allclose(weighted.components_, kept.components_, rtol=1e-10)
+
+
+def test_warm_start_on_new_documents(corpus):
+    X = corpus[0]
+    lda = VariationalLDA(n_components=3, max_iter=3, random_state=0).fit(X[:200])
+    before = lda.components_.copy()
+    lda.set_params(warm_start=True).fit(X[100:])  # other and more documents
+    assert lda.components_.shape == before.shape
+    assert_elbo_monotone(lda.elbo_history_)
+    # Documents seen before reuse their gammas; new ones start afresh.
+    assert np.all(np.isfinite(lda._doc_topic_gamma))
+
+
+@pytest.mark.parametrize("method", ["batch", "online"])
+def test_optimize_priors_recovers_an_asymmetric_prior(method):
+    alpha = np.array([0.05, 0.1, 0.2, 0.4, 0.8])
+    X, _, beta = make_lda_corpus(
+        800, 150, 5, doc_length=100, doc_topic_prior=alpha, topic_word_prior=0.05, random_state=1
+    )
+    lda = VariationalLDA(
+        n_components=5,
+        optimize_priors=True,
+        learning_method=method,
+        batch_size=200,
+        max_iter=40,
+        tol=1e-5,
+        random_state=0,
+    ).fit(X)
+    topics = lda.components_ / lda.components_.sum(axis=1, keepdims=True)
+    rows, cols = linear_sum_assignment(-(topics @ beta.T))
+    learned = np.empty(5)
+    learned[cols] = lda.doc_topic_prior_[rows]
+    assert lda.doc_topic_prior_.shape == (5,)
+    if method == "batch":
+        assert_elbo_monotone(lda.elbo_history_)
+        assert_allclose(learned, alpha, rtol=0.3)
+        assert lda.topic_word_prior_ == pytest.approx(0.05, rel=0.3)
+    else:  # stochastic: the order and the scale, not the values to 30%
+        assert np.all(np.diff(learned) > 0)
+        assert_allclose(learned, alpha, rtol=0.6)
+
+
+def test_optimize_priors_warm_start_keeps_learned_priors(corpus):
+    X = corpus[0]
+    lda = VariationalLDA(n_components=3, optimize_priors=True, max_iter=5, random_state=0).fit(X)
+    learned = lda.doc_topic_prior_.copy()
+    once = VariationalLDA(n_components=3, optimize_priors=True, max_iter=10, random_state=0)
+    once.fit(X)
+    lda.set_params(warm_start=True).fit(X)
+    assert not np.allclose(learned, lda.doc_topic_prior_)
+    assert_allclose(lda.elbo_history_, once.elbo_history_[5:], rtol=1e-10)
+
+
+def test_asymmetric_doc_topic_prior_parameter(corpus):
+    X = corpus[0]
+    lda = VariationalLDA(n_components=3, doc_topic_prior=[0.1, 0.2, 0.3], max_iter=3).fit(X)
+    assert_allclose(lda.doc_topic_prior_, [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="doc_topic_prior"):
+        VariationalLDA(n_components=3, doc_topic_prior=[0.1, 0.2]).fit(X)
+
+
+def test_e_step_does_not_depend_on_the_block_layout(corpus):
+    X = corpus[0].tocsr()
+    K = 4
+    lam = np.random.RandomState(0).gamma(100.0, 0.01, (K, X.shape[1]))
+    exp_t = np.ascontiguousarray(exp_dirichlet_expectation(lam).T)
+    gamma0 = np.ones((X.shape[0], K))
+    results = [
+        document_e_step(
+            X, exp_t, np.full(K, 0.25), gamma0, max_iter=50, tol=1e-3, block_bytes=size
+        )
+        for size in (1, 10_000, 1 << 30)  # one document per block ... all in one block
+    ]
+    for other in results[1:]:
+        assert_allclose(other.gamma, results[0].gamma, rtol=1e-12)
+        assert_allclose(other.sstats_t, results[0].sstats_t, rtol=1e-12)
+        assert_allclose(other.log_norm, results[0].log_norm, rtol=1e-12)
+        assert other.doc_iterations == results[0].doc_iterations
+
+
+def test_pickle_fit_transform_feature_names(corpus):
+    X = corpus[0]
+    lda = VariationalLDA(n_components=3, max_iter=3, random_state=0)
+    doc_topic = lda.fit_transform(X)
+    restored = pickle.loads(pickle.dumps(lda))
+    assert_array_equal(restored.transform(X), doc_topic)
+    assert list(lda.get_feature_names_out()) == [f"variationallda{i}" for i in range(3)]
+
+
+def test_datasets_are_deterministic():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a, b = load_stdlib_docstrings(), load_stdlib_docstrings()
+    assert a.data.shape[0] > 500 and a.data.shape[1] > 500
+    assert (a.data != b.data).nnz == 0
+    assert_array_equal(a.feature_names, b.feature_names)
+    assert a.data.data.min() >= 1 and np.all(np.asarray(a.data.sum(axis=1)) >= 10)
+    X, theta, beta = make_lda_corpus(50, 30, 3, doc_length=20, random_state=0)
+    X2, _, _ = make_lda_corpus(50, 30, 3, doc_length=20, random_state=0)
+    assert (X != X2).nnz == 0
+    assert_allclose(theta.sum(axis=1), 1.0)
+    assert_allclose(beta.sum(axis=1), 1.0)
