@@ -8,9 +8,16 @@ tol=0. One "sweep" is what each library's fit loop does per iteration:
 * skvi: ``_local_step`` + ``_global_step`` + ``_elbo`` (the full ELBO, constants included).
 
 The grid is the issue's: N=100,000, D in {2, 16, 64}, K in {8, 32}, 'full' and 'diag'.
-For D=64 the script also reports the fraction of the GEMM-bound limit: this machine's
-float64 GEMM rate is measured on a tall-skinny product of the sweep's shape, and a sweep
-is counted as ~4*N*K*D^2 flops (the E-step's and the M-step's second-moment products).
+skvi is also timed on the same data cast to float32 (the column ``f32/f64`` is its time
+over the float64 time; a float32 sweep runs the log-responsibility GEMM in float32 when
+that is accurate and the statistics GEMM in float64, see skvi.mixture._gmm).
+
+For 'full' at the largest D the script also reports the fraction of the GEMM-bound
+limit. A sweep does two products over the F = 1 + D + D(D+1)/2 quadratic features,
+log rho = Theta^T F (K x F by F x N) and G = R F^T (K x N by N x F), each 2*N*K*F flops,
+so a sweep is counted as 4*N*K*F flops. The rate is that of these two products on one
+chunk of the estimator's shape (F x rows), single-threaded, times the number of threads
+the estimator runs chunks on; the fraction is the limit's time over skvi's sweep time.
 Finally ``n_init=8`` restarts with ``n_jobs=2`` against ``n_jobs=1``.
 
 Usage::
@@ -66,13 +73,14 @@ def time_sklearn(X, resp, covariance_type, n_sweeps):
 
 
 def time_skvi(X, resp, covariance_type, n_sweeps):
+    """Median seconds per sweep from the given start; X's dtype is kept (float32 too)."""
     est = VariationalGMM(
         n_components=resp.shape[1], covariance_type=covariance_type, tol=0.0, random_state=0
     )
     est._validate_params()
     X, _, _ = est._validate_fit_data(X, None, None, reset=True)
     est._check_priors(X, None)
-    est._initial_resp = lambda X_, random_state, sample_weight=None: resp
+    est._initial_resp = lambda X_, random_state, sample_weight=None: resp.astype(X_.dtype)
     est._initialize(X, None, np.random.RandomState(0))
     times = []
     for _ in range(n_sweeps):
@@ -84,54 +92,83 @@ def time_skvi(X, resp, covariance_type, n_sweeps):
     return float(np.median(times)), est
 
 
-def gemm_rate(n, d, k):
-    """Best float64 flop/s of the sweep-shaped product (N x D by D x K*D) on this machine.
+def n_quad_features(d):
+    """F = 1 + D + D(D+1)/2: the constant, linear and upper-triangle quadratic features."""
+    return 1 + d + d * (d + 1) // 2
 
-    Best of five runs, with the BLAS's default threads and with one thread (on a busy
-    machine a two-thread GEMM can stall), so the limit it gives is the harder one.
+
+def gemm_rate(est, n, d, k):
+    """float64 flop/s of a sweep's two products on one chunk, times the chunk threads.
+
+    ``Theta^T @ F`` (K x F by F x rows) and ``R @ F^T`` (K x rows by rows x F) on one
+    chunk of the estimator's size, single-threaded (as the estimator runs them), best
+    of seven; multiplied by the number of threads the estimator runs chunks on.
     """
     from threadpoolctl import threadpool_limits
 
+    import skvi.mixture._gmm as gmm_module
+
+    f = n_quad_features(d)
+    rows = est._chunk_rows(n, 8)
     rng = np.random.RandomState(0)
-    A = rng.normal(size=(n, d))
-    B = rng.normal(size=(d, k * d))
+    FT = rng.normal(size=(f, rows))
+    theta_t = rng.normal(size=(k, f))
+    resp = rng.random_sample((k, rows))
     best = np.inf
-    for limit in (None, 1):
-        with threadpool_limits(limit):
-            for _ in range(5):
-                t0 = time.perf_counter()
-                A @ B
-                best = min(best, time.perf_counter() - t0)
-    return 2.0 * n * d * k * d / best
+    with threadpool_limits(1):
+        for _ in range(7):
+            t0 = time.perf_counter()
+            theta_t @ FT
+            resp @ FT.T
+            best = min(best, time.perf_counter() - t0)
+    threads = min(gmm_module._blas_threads(), -(-n // rows))
+    return 4.0 * rows * k * f / best * threads, threads
 
 
 def bench_grid(n, dims, ks, kinds, n_sweeps):
     rows = []
     print(f"N={n}, {n_sweeps} sweeps per cell (median seconds per sweep)\n")
-    header = f"{'cov':9s} {'D':>3s} {'K':>3s} {'sklearn s':>10s} {'skvi s':>9s} {'ratio':>6s}"
+    header = (
+        f"{'cov':9s} {'D':>3s} {'K':>3s} {'sklearn s':>10s} {'skvi s':>9s} {'ratio':>6s}"
+        f" {'skvi f32 s':>11s} {'f32/f64':>8s} {'f32 E-step':>10s}"
+    )
     print(header + "   GEMM-bound limit s  fraction")
-    print("-" * (len(header) + 30))
-    rates = {}
+    print("-" * (len(header) + 34))
     for d in dims:
         for k in ks:
             X = make_data(n, d, k)
+            X32 = X.astype(np.float32)
             resp = initial_resp(X, k)
             for kind in kinds:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
                     t_sk, _ = time_sklearn(X, resp, kind, n_sweeps)
-                    t_vi, _ = time_skvi(X, resp, kind, n_sweeps)
-                line = f"{kind:9s} {d:3d} {k:3d} {t_sk:10.4f} {t_vi:9.4f} {t_sk / t_vi:5.1f}x"
+                    t_vi, est = time_skvi(X, resp, kind, n_sweeps)
+                    t_32, est32 = time_skvi(X32, resp, kind, n_sweeps)
+                choose = getattr(est32, "_estep_dtype", None)  # absent before the float64 fix
+                estep = choose(X32, est32._theta()).__name__ if choose else "float32"
+                line = (
+                    f"{kind:9s} {d:3d} {k:3d} {t_sk:10.4f} {t_vi:9.4f} {t_sk / t_vi:5.1f}x"
+                    f" {t_32:11.4f} {t_32 / t_vi:8.2f} {estep:>10s}"
+                )
                 if d == max(dims) and kind == "full":
-                    rate = rates.setdefault((d, k), gemm_rate(n, d, k))
-                    limit = 4.0 * n * k * d * d / rate
-                    line += f"   {limit:10.4f} ({rate / 1e9:4.0f} GF/s)  {limit / t_vi:4.2f}"
+                    rate, threads = gemm_rate(est, n, d, k)
+                    limit = 4.0 * n * k * n_quad_features(d) / rate
+                    line += (
+                        f"   {limit:10.4f} ({rate / 1e9:4.0f} GF/s on {threads} thr)"
+                        f"  {limit / t_vi:4.2f}"
+                    )
                 print(line, flush=True)
-                rows.append((kind, d, k, t_sk, t_vi))
+                rows.append((kind, d, k, t_sk, t_vi, t_32))
     ratios = np.array([r[3] / r[4] for r in rows])
+    f32 = np.array([r[5] / r[4] for r in rows])
     print(
         f"\nratio sklearn/skvi: median {np.median(ratios):.1f}x, "
-        f"min {ratios.min():.1f}x, max {ratios.max():.1f}x"
+        f"min {ratios.min():.1f}x, max {ratios.max():.1f}x\n"
+        f"skvi float32/float64 time: median {np.median(f32):.2f}, "
+        f"min {f32.min():.2f}, max {f32.max():.2f}\n"
+        f"GEMM-bound limit = 4*N*K*F flops / rate, F = 1 + D + D(D+1)/2 (two products of "
+        f"2*N*K*F flops per sweep: Theta^T F and R F^T)"
     )
     return rows
 

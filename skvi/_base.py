@@ -317,8 +317,10 @@ class VariationalEstimator(BaseEstimator):
         self.init_elbos_ = init_elbos
         self.n_iter_ = best.n_iter
         self.converged_ = best.converged
-        # What partial_fit counts as already seen when it continues this fit.
+        # What partial_fit counts as already seen when it continues this fit; a new fit
+        # also starts a new stream of mini-batches (see StochasticVIMixin.partial_fit).
         self._fit_n_samples = _sample_count(X, sample_weight)
+        self.__dict__.pop("n_samples_seen_", None)
         self._finalize_fit(X, y, sample_weight=sample_weight)
         if not self.converged_:
             warnings.warn(
@@ -381,7 +383,7 @@ class StochasticVIMixin:
             self._initialize(
                 X, y, check_random_state(self.random_state), sample_weight=sample_weight
             )
-        if not hasattr(self, "n_batch_iter_"):  # the first call, or the first after fit
+        if not hasattr(self, "n_samples_seen_"):  # the first call, or the first after fit
             self.n_batch_iter_ = 0
             self.n_samples_seen_ = 0.0 if first_call else self._fit_n_samples
 

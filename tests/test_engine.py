@@ -157,6 +157,8 @@ def test_partial_fit_continues_a_fit(X):
     stream = copy.deepcopy(batch)
     stream.partial_fit(X[:20])  # total_samples=None: the fit's 200 samples count as seen
     assert stream.n_batch_iter_ == 1 and stream.n_samples_seen_ == 220
+    restarted = copy.deepcopy(stream).fit(X).partial_fit(X[:20])  # a new fit, a new stream
+    assert restarted.n_batch_iter_ == 1 and restarted.n_samples_seen_ == 220
     # One step from the fitted posterior (not from a new start) towards the batch's.
     target = copy.deepcopy(batch)
     target._global_step(target._local_step(X[:20], None), 220 / 20)

@@ -130,14 +130,27 @@ class _Covariance:
         return nu0 + Nk
 
     def inverse_scale(self, C, beta, eta):
-        """A = C - eta eta^T / beta (= W^{-1}, Bishop eq. 10.62)."""
+        """A = C - eta eta^T / beta (= W^{-1}, Bishop eq. 10.62).
+
+        Both terms are of size ``beta_k |m_k|^2`` (means relative to the origin), the
+        difference of size ``nu_k sigma_k^2``: about ``2 log10(|m_k| / sigma_k)``
+        significant digits cancel, so ``C`` must come from float64 statistics (see
+        ``_gmm``), whatever the dtype of the data.
+        """
         raise NotImplementedError
 
-    # -- public attributes in scikit-learn's layout --------------------------------
-    def precisions_cholesky(self, covariances):
-        raise NotImplementedError
+    # -- everything derived from A, from one factorisation ------------------------
+    def posterior(self, A, nu):
+        """Derived arrays of the Wishart factors q(Lambda_k) = W(A_k^{-1}, nu_k).
 
-    def precisions(self, covariances):
+        One Cholesky factorisation of the stacked ``A`` gives all of them (Bishop eq.
+        10.62-10.63 for A and nu; scikit-learn's layouts for the public ones):
+
+        ``(A_inv, logdet_A, covariances, precisions, precisions_cholesky)`` with
+        ``covariances = A / nu``, ``precisions = nu A^{-1} = E[Lambda]`` and
+        ``precisions_cholesky`` the factor U of ``precisions = U U^T`` (upper
+        triangular for 'full' and 'tied', as scikit-learn's ``precisions_cholesky_``).
+        """
         raise NotImplementedError
 
     def sample_gaussian(self, rng, A_chol, scale, labels):
@@ -193,12 +206,24 @@ class FullCovariance(_Covariance):
         S[:, j, i] = G_quad
         return S
 
-    def factor(self, A):
+    def _factor(self, A):
+        """``(L^{-1}, A^{-1}, log|A|)`` from the Cholesky factor ``A = L L^T``."""
         L = _cholesky(A)
         logdet = 2.0 * np.sum(np.log(np.diagonal(L, axis1=-2, axis2=-1)), axis=-1)
         L_inv = np.linalg.inv(L)
-        A_inv = np.swapaxes(L_inv, -1, -2) @ L_inv
+        return L_inv, np.swapaxes(L_inv, -1, -2) @ L_inv, logdet
+
+    def factor(self, A):
+        _, A_inv, logdet = self._factor(A)
         return A_inv, logdet
+
+    def posterior(self, A, nu):
+        L_inv, A_inv, logdet = self._factor(A)
+        nu = np.asarray(nu, dtype=np.float64)[..., None, None]
+        # chol(A / nu) = L / sqrt(nu), so scikit-learn's precisions_cholesky_ (the
+        # transposed inverse of the covariance's Cholesky factor) is sqrt(nu) L^{-T}
+        U = np.sqrt(nu) * np.swapaxes(L_inv, -1, -2)
+        return A_inv, logdet, A / nu, nu * A_inv, U
 
     def matvec(self, P, v):
         return np.einsum("...ij,...j->...i", P, v)
@@ -216,14 +241,6 @@ class FullCovariance(_Covariance):
     def inverse_scale(self, C, beta, eta):
         return C - np.einsum("ki,kj->kij", eta, eta) / beta[:, None, None]
 
-    def precisions_cholesky(self, covariances):
-        L = _cholesky(covariances)
-        return np.swapaxes(np.linalg.inv(L), -1, -2)
-
-    def precisions(self, covariances):
-        U = self.precisions_cholesky(covariances)
-        return U @ np.swapaxes(U, -1, -2)
-
     def sample_factor(self, A):
         return _cholesky(A)
 
@@ -238,14 +255,9 @@ class TiedCovariance(FullCovariance):
 
     @property
     def n_quad(self):
+        # x^T P x is shared by every component: no quadratic features (callers test
+        # n_quad before asking for quad_features / quad_coef)
         return 0
-
-    def quad_features(self, XcT, out):
-        return None
-
-    def quad_coef(self, P):
-        K = P.shape[0] if P.ndim == 3 else 1
-        return np.zeros((0, K))
 
     def natural_C(self, Psi, beta0, m0, Nk, S2, reg):
         # one Wishart for all components: every component's mean prior contributes
@@ -309,11 +321,11 @@ class DiagCovariance(_Covariance):
     def inverse_scale(self, C, beta, eta):
         return C - eta * eta / beta[:, None]
 
-    def precisions_cholesky(self, covariances):
-        return 1.0 / np.sqrt(covariances)
-
-    def precisions(self, covariances):
-        return 1.0 / covariances
+    def posterior(self, A, nu):
+        A_inv, logdet = self.factor(A)
+        nu = np.asarray(nu, dtype=np.float64)[:, None]
+        precisions = nu * A_inv
+        return A_inv, logdet, A / nu, precisions, np.sqrt(precisions)
 
     def sample_factor(self, A):
         return np.sqrt(A)
@@ -358,11 +370,10 @@ class SphericalCovariance(_Covariance):
     def inverse_scale(self, C, beta, eta):
         return C - np.sum(eta * eta, axis=1) / (self.D * beta)
 
-    def precisions_cholesky(self, covariances):
-        return 1.0 / np.sqrt(covariances)
-
-    def precisions(self, covariances):
-        return 1.0 / covariances
+    def posterior(self, A, nu):
+        A_inv, logdet = self.factor(A)
+        precisions = np.asarray(nu, dtype=np.float64) * A_inv
+        return A_inv, logdet, A / nu, precisions, np.sqrt(precisions)
 
     def sample_factor(self, A):
         return np.sqrt(A)

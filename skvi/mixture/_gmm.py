@@ -24,20 +24,40 @@ Mean field ``q(Z) q(pi) prod_k q(mu_k, Lambda_k)``; coordinate ascent (CAVI):
 Code names and paper symbols: ``resp`` r_nk; ``Nk``, ``S1``, ``S2`` the weighted sums
 ``sum_n w_n r_nk (1, x_n, x_n x_n^T)``; ``mean_precision_`` beta_k; ``_eta`` beta_k m_k;
 ``degrees_of_freedom_`` nu_k; ``_natural_C`` ``W_k^{-1} + beta_k m_k m_k^T``; ``A``
-``W_k^{-1}``; ``weight_concentration_`` alpha_k, or the pair (a_k, b_k). Means are stored
-relative to a fixed origin ``_origin`` (the training data's mean) so that the one-GEMM
-second moments do not lose digits. ``covariances_ = W_k^{-1} / nu_k`` and
-``precisions_ = nu_k W_k = E[Lambda_k]``, exactly as scikit-learn.
+``W_k^{-1}``; ``weight_concentration_`` alpha_k, or the pair (a_k, b_k).
+``covariances_ = W_k^{-1} / nu_k`` and ``precisions_ = nu_k W_k = E[Lambda_k]``, exactly
+as scikit-learn.
 
-What differs from textbook VB, and why (all of it as in scikit-learn, so that the same
-priors and the same start give the same fit):
+Means and second moments are relative to one fixed origin ``_origin`` = c (the mean of
+the data that started the fit), which keeps the magnitudes of the data out of the
+arithmetic but not the separations between components: ``A = C - eta eta^T / beta``
+subtracts two terms of size ``beta_k |m_k - c|^2`` to leave one of size ``nu_k
+sigma_k^2``, so it loses about ``2 log10(|m_k - c| / sigma_k)`` significant digits (a
+component's distance from the origin in units of its width). The statistics ``S2``
+are therefore always accumulated in float64 from features built in float64, float32
+input included (float32 sums lost every digit at separations of ~1000 widths). In
+float64 the covariances are good to ~5e-4 at 1e6 widths and fail (ill-defined
+covariance) near 1e8 widths, where scikit-learn, which centres every component at its
+own mean, still works.
+
+What differs from textbook VB, and why. Everything below is scikit-learn's model except
+where said; from the same priors and the same start the fit is scikit-learn's to
+rounding error when ``reg_covar=0`` (for 'tied', after the change of prior given
+below), and differs by O(``reg_covar``) otherwise:
 
 * ``reg_covar``. scikit-learn adds ``reg_covar`` to every empirical covariance. Here it is
   part of the objective: each expected log-likelihood term carries ``-reg/2
   tr(E[Lambda_k])``, the exact expectation of ``log N(x_n + e | mu_k, Lambda_k^{-1})``
   over a jitter ``e ~ N(0, reg I)``. The bound is then still a lower bound on the log
-  evidence (it is below the plain ELBO), CAVI on it is exactly scikit-learn's M-step,
-  and the ELBO never decreases. With ``reg_covar=0`` it is the plain ELBO.
+  evidence (it is below the plain ELBO), CAVI on it gives exactly scikit-learn's M-step,
+  and the ELBO never decreases. With ``reg_covar=0`` it is the plain ELBO. The E-step
+  is not scikit-learn's: our ``log rho_nk`` carries the same ``-reg/2 tr(E[Lambda_k])``
+  (the CAVI update of q(Z) for this objective), scikit-learn's E-step leaves it out
+  (its iteration then ascends no single bound). With ``reg_covar > 0`` and components
+  of different precisions the responsibilities, hence the fit, differ from
+  scikit-learn's by relative amounts of order ``reg_covar tr(E[Lambda_k])`` (1e-2 at
+  ``reg_covar=1e-2`` on unit-variance data); for 'tied' the term is the same for every
+  component and cancels.
 * 'diag' and 'spherical' are scikit-learn's: the Normal-Wishart model above, with
   q(Lambda_k) restricted to Wishart distributions whose scale matrix is diagonal
   (respectively a multiple of the identity) and the prior scale ``W_0`` likewise. The
@@ -76,6 +96,11 @@ x^T)]`` (``[1, x, x*x]`` for 'diag', ``[1, x, |x|^2]`` for 'spherical', ``[1, x]
 per chunk of rows, one GEMM ``F @ Theta`` for all components' log rho, a softmax, and one
 GEMM ``resp^T @ F`` for every sufficient statistic of the M-step at once (the features
 are kept for the whole fit when they take less than 256 MiB, else rebuilt per chunk).
+The statistics GEMM is always float64 (see above). For float32 input the log-rho GEMM
+runs in float32 while its estimated rounding error, eps32 times the largest sum of
+absolute terms, stays below 0.01 nats, else in float64 (``_estep_dtype``): the same
+cancellation makes the terms of log rho much larger than log rho for tight,
+well-separated clusters.
 Chunks run on as many Python threads as the BLAS has, each with a single-threaded BLAS,
 and their results are summed in chunk order, so the answer does not depend on the
 number of threads (nor, therefore, on ``n_jobs``).
@@ -126,6 +151,15 @@ _FEATURE_CACHE_BYTES = 256 * 2**20
 # Rows per chunk are chosen so that one chunk's features and log-responsibilities
 # stay in cache.
 _CHUNK_BYTES = 4 * 2**20
+# Rows per chunk of the float64 passes that take the data's mean and covariance.
+_MOMENT_ROWS = 8192
+# float32 input: the log-responsibility GEMM runs in float32 only while its estimated
+# rounding error (nats, see VariationalGMM._estep_dtype) stays below this.
+_FLOAT32_LOGRHO_ERROR = 1e-2
+_FLOAT32_EPS = float(np.finfo(np.float32).eps)
+# Caches (data-sized or per sweep): never pickled; fit keeps them on its restarts' copies,
+# partial_fit drops them after each batch.
+_CACHE_ATTRS = ("_fcache", "_tcache", "_rcache", "_sweep", "_prior_sample_weight")
 
 _CONTROLLER = None
 
@@ -147,6 +181,32 @@ def _blas_threads():
     info = _blas_controller().select(user_api="blas").info()
     threads = max((lib["num_threads"] for lib in info), default=1)
     return max(1, min(threads, os.cpu_count() or 1))
+
+
+def _weighted_mean(X, sample_weight):
+    """The (weighted) mean of the rows of X in float64, without a float64 copy of X."""
+    if sample_weight is None:
+        return np.mean(X, axis=0, dtype=np.float64)
+    w = np.asarray(sample_weight, dtype=np.float64)
+    total = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], _MOMENT_ROWS):
+        stop = start + _MOMENT_ROWS
+        total += w[start:stop] @ np.asarray(X[start:stop], dtype=np.float64)
+    return total / w.sum()
+
+
+def _weighted_covariance(X, mean, sample_weight):
+    """np.cov of X (ddof=1 on the weighted count: frequency weights), float64, chunked."""
+    D = X.shape[1]
+    scatter = np.zeros((D, D))
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    for start in range(0, X.shape[0], _MOMENT_ROWS):
+        stop = start + _MOMENT_ROWS
+        diff = np.asarray(X[start:stop], dtype=np.float64) - mean
+        scatter += (diff if w is None else diff * w[start:stop, None]).T @ diff
+    total = float(X.shape[0]) if w is None else float(w.sum())
+    scatter = 0.5 * (scatter + scatter.T)
+    return scatter / (total - 1.0 if total > 1.0 else total)
 
 
 class VariationalGMM(StochasticVIMixin, DensityMixin, VariationalEstimator):
@@ -240,7 +300,7 @@ default='dirichlet_process'
         Components whose expected count of training samples, ``N_k = sum_n w_n r_nk``
         (``mean_precision_ - mean_precision_prior_``), is at least one.
     lower_bound_ : float
-        Same as ``elbo_`` (scikit-learn's name).
+        Same as ``elbo_`` (scikit-learn's name); set by :meth:`fit` only.
     lower_bounds_ : ndarray of shape (n_iter_,)
         Same values as ``elbo_history_`` (scikit-learn's name for the bound per sweep).
     elbo_ : float
@@ -258,7 +318,10 @@ default='dirichlet_process'
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen in fit, when X has string column names.
     n_batch_iter_ : int
-        Mini-batches seen by :meth:`partial_fit`.
+        Mini-batches seen by :meth:`partial_fit` (since the last :meth:`fit`).
+    n_samples_seen_ : float
+        (Weighted) samples seen by :meth:`partial_fit`, those of a preceding
+        :meth:`fit` included.
 
     See Also
     --------
@@ -268,10 +331,25 @@ default='dirichlet_process'
     Notes
     -----
     The module docstring of ``skvi.mixture._gmm`` derives every update and lists the
-    few places where this estimator departs from textbook VB; all of them are
-    scikit-learn's own model choices, except 'tied' (one shared Wishart prior; use
-    ``degrees_of_freedom_prior = K nu_0`` and ``covariance_prior = K W_0^{-1}`` to get
-    scikit-learn's fit) and the default ``covariance_prior`` (plus ``reg_covar``).
+    few places where this estimator departs from textbook VB. From the same priors and
+    the same initial responsibilities the fit is scikit-learn's, to rounding error,
+    when ``reg_covar=0``. Three differences remain otherwise:
+
+    * ``reg_covar > 0``: the M-step is scikit-learn's, but ``reg_covar`` is a term of
+      the objective (the expected log-likelihood of a jittered sample, ``-reg/2
+      tr(E[Lambda_k])`` per sample and component), and the E-step, the CAVI update of
+      q(Z), includes that term while scikit-learn's does not. Responsibilities, and so
+      the fit, differ by relative amounts of order ``reg_covar tr(E[Lambda_k])``
+      ('tied' excepted: there the term is common to all components and cancels).
+    * 'tied' is one shared Wishart prior; use ``degrees_of_freedom_prior = K nu_0`` and
+      ``covariance_prior = K W_0^{-1}`` to get scikit-learn's fit.
+    * the default ``covariance_prior`` is the data's covariance plus ``reg_covar`` on
+      its diagonal (scikit-learn's has no ``reg_covar``).
+
+    After :meth:`partial_fit` the posterior's attributes (``means_``, ``weights_``,
+    ...) describe the streamed posterior, while ``elbo_``, ``lower_bound_``,
+    ``elbo_history_``, ``n_iter_`` and ``converged_`` describe the last :meth:`fit`
+    (they are absent after ``partial_fit`` alone); see :meth:`partial_fit`.
 
     References
     ----------
@@ -371,15 +449,21 @@ default='dirichlet_process'
 
     # ---------------------------------------------------------------- validation
     def _validate_fit_data(self, X, y, sample_weight, reset):
-        X = validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=2
-        )
-        sample_weight = self._validate_sample_weight(sample_weight, X)
-        if reset and X.shape[0] < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components but got "
-                f"n_components = {self.n_components}, n_samples = {X.shape[0]}."
-            )
+        X, y, sample_weight = super()._validate_fit_data(X, y, sample_weight, reset)
+        if reset:
+            # The first batch resolves the data-dependent priors (a covariance needs two
+            # samples) and the initial responsibilities; later partial_fit batches may
+            # be a single sample.
+            if X.shape[0] < 2:
+                raise ValueError(
+                    f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while a "
+                    f"minimum of 2 is required by {type(self).__name__} to start a fit."
+                )
+            if X.shape[0] < self.n_components:
+                raise ValueError(
+                    "Expected n_samples >= n_components but got "
+                    f"n_components = {self.n_components}, n_samples = {X.shape[0]}."
+                )
         # _check_priors(X, y) resolves data-dependent priors with the same weights.
         self._prior_sample_weight = sample_weight
         return X, y, sample_weight
@@ -388,11 +472,9 @@ default='dirichlet_process'
         sample_weight = self.__dict__.pop("_prior_sample_weight", None)
         n_features = X.shape[1]
         self._cov = make_covariance(self.covariance_type, n_features)
-        Xd = np.asarray(X, dtype=np.float64)
-        if sample_weight is None:
-            mean = Xd.mean(axis=0)
-        else:
-            mean = np.average(Xd, axis=0, weights=sample_weight)
+        # the posterior's parameters are float64; the public arrays follow the data
+        self._dtype = np.dtype(X.dtype)
+        mean = _weighted_mean(X, sample_weight)
 
         if self.weight_concentration_prior is None:
             self.weight_concentration_prior_ = 1.0 / self.n_components
@@ -406,7 +488,10 @@ default='dirichlet_process'
             self.mean_prior_ = mean
         else:
             mean_prior = check_array(
-                self.mean_prior, dtype=[np.float64, np.float32], ensure_2d=False
+                self.mean_prior,
+                dtype=[np.float64, np.float32],
+                ensure_2d=False,
+                input_name="mean_prior",
             )
             if mean_prior.shape != (n_features,):
                 raise ValueError(
@@ -423,25 +508,16 @@ default='dirichlet_process'
                 "The parameter 'degrees_of_freedom_prior' should be greater than "
                 f"{n_features - 1}, but got {self.degrees_of_freedom_prior:.3f}."
             )
-        self.covariance_prior_ = self._resolve_covariance_prior(Xd, mean, sample_weight)
+        self.covariance_prior_ = self._resolve_covariance_prior(X, mean, sample_weight)
+        # the prior's factorisation, once per fit (the KL terms and the predictive use it)
         self._Psi = self._cov.from_matrix_prior(self.covariance_prior_)
-        _, self._logdet_Psi = self._cov.factor(self._Psi)
+        self._Psi_inv, self._logdet_Psi = self._cov.factor(self._Psi)
 
     def _resolve_covariance_prior(self, X, mean, sample_weight):
         n_features = X.shape[1]
         kind = self.covariance_type
         if self.covariance_prior is None:
-            if sample_weight is None:
-                cov = np.atleast_2d(np.cov(X.T))
-            else:
-                diff = X - mean
-                total = float(sample_weight.sum())
-                # frequency weights: an integer weight is a repeated row (np.cov's ddof=1)
-                cov = (
-                    (diff * sample_weight[:, None]).T
-                    @ diff
-                    / (total - 1.0 if total > 1.0 else total)
-                )
+            cov = _weighted_covariance(X, mean, sample_weight)
             cov = cov + self.reg_covar * np.eye(n_features)
             if kind in ("full", "tied"):
                 return cov
@@ -449,32 +525,40 @@ default='dirichlet_process'
                 return np.diag(cov).copy()
             return float(np.mean(np.diag(cov)))
         if kind == "spherical":
-            if not np.isscalar(self.covariance_prior) and np.ndim(self.covariance_prior) != 0:
+            if np.ndim(self.covariance_prior) != 0:
                 raise ValueError(
                     "The parameter 'spherical covariance_prior' should be a positive float, "
                     f"but got an array of shape {np.shape(self.covariance_prior)}."
                 )
             value = float(self.covariance_prior)
-            if not value > 0:
-                raise ValueError("The parameter 'spherical covariance_prior' should be > 0.")
-            return value
-        prior = check_array(
-            self.covariance_prior, dtype=[np.float64, np.float32], ensure_2d=False
-        ).astype(np.float64)
-        if kind == "diag":
-            if prior.shape != (n_features,):
+            if not (np.isfinite(value) and value > 0):
                 raise ValueError(
-                    f"The parameter 'diag covariance_prior' should have the shape "
-                    f"({n_features},), but got {prior.shape}."
+                    "The parameter 'spherical covariance_prior' should be a positive, "
+                    f"finite float, but got {value!r}."
                 )
+            return value
+        shape = (n_features,) if kind == "diag" else (n_features, n_features)
+        if np.ndim(self.covariance_prior) == 0:
+            raise ValueError(
+                f"The parameter '{kind} covariance_prior' should be an array of shape "
+                f"{shape}, but got the scalar {self.covariance_prior!r} (a scalar is the "
+                "covariance_prior of covariance_type='spherical' only)."
+            )
+        prior = check_array(
+            self.covariance_prior,
+            dtype=[np.float64, np.float32],
+            ensure_2d=False,
+            input_name="covariance_prior",
+        ).astype(np.float64)
+        if prior.shape != shape:
+            raise ValueError(
+                f"The parameter '{kind} covariance_prior' should have the shape "
+                f"{shape}, but got {prior.shape}."
+            )
+        if kind == "diag":
             if np.any(prior <= 0):
                 raise ValueError("'diag covariance_prior' should be positive.")
             return prior
-        if prior.shape != (n_features, n_features):
-            raise ValueError(
-                f"The parameter '{kind} covariance_prior' should have the shape "
-                f"({n_features}, {n_features}), but got {prior.shape}."
-            )
         if not np.allclose(prior, prior.T) or np.any(np.linalg.eigvalsh(prior) <= 0.0):
             raise ValueError(f"'{kind} covariance_prior' should be symmetric, positive-definite.")
         return prior
@@ -488,39 +572,61 @@ default='dirichlet_process'
         return int(min(n_samples, max(256, _CHUNK_BYTES // (itemsize * width))))
 
     def _build_features(self, X, out):
-        """``[1; x~; quad(x~)]`` of rows X, centred, into ``out`` (features x samples)."""
+        """``[1; x~; quad(x~)]`` of rows X, centred, into ``out`` (features x samples).
+
+        ``out`` is float64 whatever the dtype of X: ``x - c`` and its products are formed
+        in float64 (float32 data are exact in float64), so the statistics of float32 data
+        have float64 accuracy.
+        """
         D = self._cov.D
         out[0] = 1.0
         XcT = out[1 : 1 + D]
-        np.subtract(X.T, self._origin.astype(X.dtype)[:, None], out=XcT)
+        np.subtract(X.T, self._origin[:, None], out=XcT)
         if self._cov.n_quad:
             self._cov.quad_features(XcT, out[1 + D :])
 
-    def _for_chunks(self, X, func, consume=None, cache=False):
-        """Run ``func(start, stop, FT)`` on every chunk of samples; consume in order.
+    def _for_chunks(self, X, func, consume=None, cache=False, low=False):
+        """Run ``func(start, stop, FT, FT_low)`` on every chunk of samples; consume in order.
 
-        ``FT`` is the chunk's feature matrix laid out features x samples,
-        ``[1; x~; quad(x~)]``, so that building it writes contiguous rows and both
-        GEMMs of the local step read it in place. Chunks run on as many threads as the
-        BLAS would use, each chunk's BLAS calls single-threaded (two small concurrent
-        chunks beat one two-thread GEMM per chunk, and a two-thread BLAS stalls badly
-        on a busy machine). ``consume`` sees the results in chunk order in the calling
-        thread, so the arithmetic does not depend on the number of threads. With
-        ``cache=True`` the whole feature matrix is kept on the (restart's) estimator when
-        it is small, and reused while the same X comes back.
+        ``FT`` is the chunk's feature matrix laid out features x samples, ``[1; x~;
+        quad(x~)]``, always in float64, so that building it writes contiguous rows and
+        both GEMMs of the local step read it in place. ``FT_low`` is the same matrix in
+        float32 when X is float32 and ``low`` is true (for a float32 GEMM), else ``FT``.
+        Chunks run on as many threads as the BLAS would use, each chunk's BLAS calls
+        single-threaded (two small concurrent chunks beat one two-thread GEMM per chunk,
+        and a two-thread BLAS stalls badly on a busy machine). ``consume`` sees the
+        results in chunk order in the calling thread, so the arithmetic does not depend
+        on the number of threads. With ``cache=True`` the feature matrices are kept on
+        the (restart's) estimator when they are small, and reused while the same X comes
+        back.
         """
         n = X.shape[0]
-        dtype = X.dtype
+        low = bool(low) and X.dtype == np.float32
         n_cols = self._n_feature_columns()
-        step = self._chunk_rows(n, dtype.itemsize)
+        step = self._chunk_rows(n, 8)
         bounds = [(start, min(start + step, n)) for start in range(0, n, step)]
         cached = getattr(self, "_fcache", None)
-        FT_all = None
+        FT_all = FT_low_all = None
+        build = build_low = False
         if cache and cached is not None and cached[0] is X:
-            FT_all, build = cached[1], False
-        elif cache and n * n_cols * dtype.itemsize <= _FEATURE_CACHE_BYTES:
-            FT_all, build = np.empty((n_cols, n), dtype=dtype), True
+            FT_all, FT_low_all = cached[1], cached[2]
+        elif cache and n * n_cols * 8 <= _FEATURE_CACHE_BYTES:
+            FT_all, build = np.empty((n_cols, n)), True
+        if (
+            low
+            and FT_all is not None
+            and FT_low_all is None
+            and n * n_cols * 12 <= _FEATURE_CACHE_BYTES
+        ):
+            FT_low_all, build_low = np.empty((n_cols, n), dtype=np.float32), True
         local = threading.local()
+
+        def buffer(name, dtype):
+            array = getattr(local, name, None)
+            if array is None:
+                array = np.empty((n_cols, step), dtype=dtype)
+                setattr(local, name, array)
+            return array
 
         def task(bound):
             start, stop = bound
@@ -529,12 +635,18 @@ default='dirichlet_process'
                 if build:
                     self._build_features(X[start:stop], FT)
             else:
-                buffer = getattr(local, "buffer", None)
-                if buffer is None:
-                    buffer = local.buffer = np.empty((n_cols, step), dtype=dtype)
-                FT = buffer[:, : stop - start]
+                FT = buffer("features", np.float64)[:, : stop - start]
                 self._build_features(X[start:stop], FT)
-            return func(start, stop, FT)
+            FT_low = FT
+            if low:
+                if FT_low_all is not None:
+                    FT_low = FT_low_all[:, start:stop]
+                    if build_low:
+                        FT_low[...] = FT
+                else:
+                    FT_low = buffer("low", np.float32)[:, : stop - start]
+                    FT_low[...] = FT
+            return func(start, stop, FT, FT_low)
 
         n_threads = min(_blas_threads(), len(bounds))
         with _blas_controller().limit(limits=1, user_api="blas"):
@@ -547,28 +659,34 @@ default='dirichlet_process'
                     for result in executor.map(task, bounds):
                         if consume is not None:
                             consume(result)
-        if FT_all is not None and build:
-            self._fcache = (X, FT_all)
+        if build or build_low:
+            self._fcache = (X, FT_all, FT_low_all)
 
     def _total_scatter(self, X, sample_weight):
-        """sum_n w_n x~ x~^T ('tied' only), kept with the feature cache."""
+        """sum_n w_n x~ x~^T in float64 ('tied' only), kept with the feature cache."""
         cached = getattr(self, "_tcache", None)
         if cached is not None and cached[0] is X and cached[2] is sample_weight:
             return cached[1]
-        Xc = X - self._origin.astype(X.dtype)
-        Xw = Xc if sample_weight is None else Xc * sample_weight[:, None]
-        T = np.asarray(Xw.T @ Xc, dtype=np.float64)
+        D = self._cov.D
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        T = np.zeros((D, D))
+
+        def chunk(start, stop, FT, FT_low):
+            XcT = FT[1 : 1 + D]
+            return (XcT if w is None else XcT * w[start:stop]) @ XcT.T
+
+        self._for_chunks(X, chunk, T.__iadd__, cache=True)
         T = 0.5 * (T + T.T)
         self._tcache = (X, T, sample_weight)
         return T
 
     def _clear_caches(self):
-        for name in ("_fcache", "_tcache", "_sweep", "_prior_sample_weight"):
+        for name in _CACHE_ATTRS:
             self.__dict__.pop(name, None)
 
     def __getstate__(self):
         state = dict(super().__getstate__())
-        for name in ("_fcache", "_tcache", "_sweep", "_prior_sample_weight"):
+        for name in _CACHE_ATTRS:
             state.pop(name, None)
         return state
 
@@ -594,11 +712,6 @@ default='dirichlet_process'
         alpha = self.weight_concentration_
         return alpha / np.sum(alpha), 0.0
 
-    def _precision(self, nu, A_inv):
-        """P = nu A^{-1} = E[Lambda] in the covariance type's layout."""
-        nu = np.asarray(nu, dtype=np.float64)
-        return nu.reshape(nu.shape + (1,) * (np.ndim(A_inv) - nu.ndim)) * A_inv
-
     def _theta(self):
         """Coefficients (n_features_out, K) with ``features @ theta = log rho`` (eq. 10.46).
 
@@ -609,7 +722,7 @@ default='dirichlet_process'
         D = cov.D
         beta, nu = self.mean_precision_, self.degrees_of_freedom_
         m = self._eta / beta[:, None]
-        P = self._precision(nu, self._A_inv)
+        P = self._P
         Pm = cov.matvec(P, m)
         # Bishop eq. (10.64)-(10.65); the reg_covar term is -reg/2 tr(E[Lambda_k]).
         e_logdet = cov.expected_logdet(nu, self._logdet_A)
@@ -658,7 +771,7 @@ default='dirichlet_process'
             - cov.wishart_log_normalizer(nu, self._logdet_A)
             + cov.wishart_log_normalizer(nu0, self._logdet_Psi)
         )
-        P = self._precision(nu, self._A_inv)
+        P = self._P
         ratio = beta0 / beta
         kl_gauss = 0.5 * (D * (ratio - 1.0 - np.log(ratio)) + beta0 * cov.quad(P, m - m0))
         return float(np.sum(kl_wishart) + np.sum(kl_gauss))
@@ -695,23 +808,17 @@ default='dirichlet_process'
         return resp
 
     def _initialize(self, X, y, random_state, sample_weight=None):
-        Xd = np.asarray(X, dtype=np.float64)
-        if sample_weight is None:
-            self._origin = Xd.mean(axis=0)
-        else:
-            self._origin = np.average(Xd, axis=0, weights=sample_weight)
+        self._origin = _weighted_mean(X, sample_weight)
         resp = self._initial_resp(X, random_state, sample_weight)
         self._global_step(self._stats_from_resp(X, resp, sample_weight), 1.0)
 
     def _stats_from_resp(self, X, resp, sample_weight=None):
         """Statistics (N_k, S1_k, S2_k) of given responsibilities (initialisation)."""
-        rw = resp if sample_weight is None else resp * sample_weight[:, None].astype(resp.dtype)
+        rw = np.asarray(resp, dtype=np.float64)
+        if sample_weight is not None:
+            rw = rw * np.asarray(sample_weight, dtype=np.float64)[:, None]
         G = np.zeros((self.n_components, self._n_feature_columns()))
-
-        def consume(part):
-            G.__iadd__(part)
-
-        self._for_chunks(X, lambda start, stop, FT: rw[start:stop].T @ FT.T, consume)
+        self._for_chunks(X, lambda start, stop, FT, FT_low: rw[start:stop].T @ FT.T, G.__iadd__)
         return self._unpack_stats(G, X, sample_weight)
 
     def _unpack_stats(self, G, X, sample_weight):
@@ -731,25 +838,68 @@ default='dirichlet_process'
         all M-step statistics. Caches the statistics, the coefficients used and the
         summed log-normalisers for the ELBO of this sweep.
         """
-        theta = self._theta()
-        G, lse_sum = self._e_step(X, theta, sample_weight)
+        G, lse_sum, theta = self._e_step(X, self._theta(), sample_weight)
         self._sweep = {"G": G, "lse_sum": lse_sum, "theta": theta}
         stats = self._unpack_stats(G, X, sample_weight)
         if self._cov.shared:
             self._sweep["T"] = stats[2]
         return stats
 
+    def _estep_dtype(self, X, theta, cache=False):
+        """Precision of the log-rho GEMM: float32 for float32 data while it is accurate.
+
+        The GEMM ``theta^T F`` sums terms ``theta_jk F_jn`` that cancel: for a sample
+        near a component far from the origin in units of the component's width (tight,
+        well-separated clusters) they are many orders of magnitude larger than log
+        rho_nk itself. float32 rounds the sum by about eps32 times ``sum_j |theta_jk|
+        |F_jn|``, which is at most ``|theta_k|^T f(R)``, with ``f(R) = [1, R, quad(R)]``
+        the features of the data's range ``R_i = max_n |x~_ni|`` (every feature is
+        bounded by its value at R). The GEMM runs in float32 while ``eps32 max_k
+        |theta_k|^T f(R)`` is below ``_FLOAT32_LOGRHO_ERROR`` nats (measured rounding
+        errors were 0.5-1.5 times this estimate), else in float64. ``cache`` keeps R
+        with the feature cache (the fit's X).
+        """
+        if X.dtype != np.float32:
+            return np.float64
+        cached = getattr(self, "_rcache", None)
+        if cached is not None and cached[0] is X:
+            R = cached[1]
+        else:
+            lo = np.min(X, axis=0).astype(np.float64)
+            hi = np.max(X, axis=0).astype(np.float64)
+            R = np.maximum(hi - self._origin, self._origin - lo)
+            if cache:
+                self._rcache = (X, R)
+        f_R = np.empty((self._n_feature_columns(), 1))
+        self._build_features((self._origin + R)[None, :], f_R)
+        magnitude = float(np.max(np.abs(theta).T @ np.abs(f_R)))
+        if _FLOAT32_EPS * magnitude <= _FLOAT32_LOGRHO_ERROR:
+            return np.float32
+        return np.float64
+
     def _e_step(self, X, theta, sample_weight=None, resp_out=None):
-        dtype = X.dtype
-        theta_c = theta.astype(dtype)
+        """Per chunk: log rho by one GEMM, softmax, then all statistics by one GEMM.
+
+        The log-rho GEMM runs in ``_estep_dtype``; the statistics GEMM always runs in
+        float64 on float64 features (see the module docstring: the second moments about
+        one origin are differenced in ``inverse_scale``, which float32 sums cannot
+        afford). With ``resp_out``, the responsibilities are written there instead.
+
+        Returns the statistics ``G = sum_n w_n r_n F_n^T``, ``sum_n w_n lse_n`` and the
+        coefficients as used (rounded to float32 when the GEMM ran in float32): H[q(Z)]
+        in ``_elbo`` must subtract ``<theta, G>`` for the theta that made r, or the
+        rounding of theta, the same for every sample, would add up over the samples.
+        """
+        dtype = self._estep_dtype(X, theta, cache=resp_out is None)
+        low = dtype == np.float32
+        theta_t = np.ascontiguousarray(theta.T, dtype=dtype)
         G = np.zeros((self.n_components, theta.shape[0]))
         lse_sum = 0.0
-        w = None if sample_weight is None else sample_weight.astype(dtype, copy=False)
-        theta_t = np.ascontiguousarray(theta_c.T)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
 
-        def chunk(start, stop, FT):
+        def chunk(start, stop, FT, FT_low):
             # log rho for all components in one GEMM, laid out components x samples
-            r = theta_t @ FT
+            r = theta_t @ (FT_low if low else FT)
             mx = r.max(axis=0)
             r -= mx
             np.exp(r, out=r)
@@ -759,12 +909,13 @@ default='dirichlet_process'
             if resp_out is not None:
                 resp_out[start:stop] = r.T
                 return None
+            r = r.astype(np.float64, copy=False)
             if w is not None:
                 r *= w[start:stop]
                 lse_part = float(np.dot(w[start:stop], lse))
             else:
                 lse_part = float(np.sum(lse, dtype=np.float64))
-            # every M-step statistic of every component in one GEMM
+            # every M-step statistic of every component in one float64 GEMM
             return r @ FT.T, lse_part
 
         def consume(result):
@@ -773,8 +924,8 @@ default='dirichlet_process'
                 G.__iadd__(result[0])
                 lse_sum += result[1]
 
-        self._for_chunks(X, chunk, consume, cache=resp_out is None)
-        return G, lse_sum
+        self._for_chunks(X, chunk, consume, cache=resp_out is None, low=low)
+        return G, lse_sum, theta_t.T.astype(np.float64)
 
     def _global_step(self, stats, scale):
         """Bishop eq. (10.58)-(10.63); Blei & Jordan (2006) eq. 18-19 for the sticks."""
@@ -809,40 +960,42 @@ default='dirichlet_process'
         expected_loglik = float(np.sum(self._theta().T * G))
         entropy = sweep["lse_sum"] - float(np.sum(sweep["theta"].T * G))
         if self._cov.shared:
-            P = self._precision(self.degrees_of_freedom_, self._A_inv)
-            expected_loglik -= 0.5 * float(np.sum(P * sweep["T"]))
+            expected_loglik -= 0.5 * float(np.sum(self._P * sweep["T"]))
         return expected_loglik + entropy - self._weights_kl() - self._normal_wishart_kl()
 
     def _set_variational_params(self, params):
+        """Set the named parameters and derive every other array from them, once.
+
+        Called by the engine after each global step, each stochastic-VI blend and at
+        the end of ``fit``: the public attributes (``means_``, ``covariances_``,
+        ``precisions_``, ``precisions_cholesky_``, ``weights_``,
+        ``n_active_components_``) always describe the current posterior, in the dtype
+        of the data that started the fit. One Cholesky factorisation of the inverse
+        Wishart scales serves all of them (the prior's is done once, in
+        ``_check_priors``).
+        """
         super()._set_variational_params(params)
-        cov = getattr(self, "_cov", None)
-        D = self._origin.shape[0]
-        if cov is None or cov.name != self.covariance_type or cov.D != D:
-            cov = self._cov = make_covariance(self.covariance_type, D)
-        self._Psi = cov.from_matrix_prior(self.covariance_prior_)
-        _, self._logdet_Psi = cov.factor(self._Psi)
+        cov = self._cov
         beta, nu = self.mean_precision_, self.degrees_of_freedom_
         A = cov.inverse_scale(self._natural_C, beta, self._eta)
         self._A = A
-        self._A_inv, self._logdet_A = cov.factor(A)
-        self.means_ = self._origin + self._eta / beta[:, None]
-        nu_b = np.asarray(nu).reshape(np.shape(nu) + (1,) * (np.ndim(A) - np.ndim(nu)))
-        self.covariances_ = A / nu_b
-        self.precisions_cholesky_ = cov.precisions_cholesky(self.covariances_)
-        self.precisions_ = cov.precisions(self.covariances_)
+        self._A_inv, self._logdet_A, covariances, precisions, precisions_cholesky = cov.posterior(
+            A, nu
+        )
+        self._P = precisions  # E[Lambda_k], float64
+        dtype = self._dtype
+        self.means_ = (self._origin + self._eta / beta[:, None]).astype(dtype, copy=False)
+        self.covariances_ = covariances.astype(dtype, copy=False)
+        self.precisions_ = precisions.astype(dtype, copy=False)
+        self.precisions_cholesky_ = precisions_cholesky.astype(dtype, copy=False)
         mean_weights, _ = self._mean_weights()
-        self.weights_ = mean_weights / np.sum(mean_weights)
+        self.weights_ = (mean_weights / np.sum(mean_weights)).astype(dtype, copy=False)
         # N_k = beta_k - beta_0 = sum_n w_n r_nk, the expected count of training samples
         # (the weights' prior pseudo-counts left out: an empty Dirichlet-process
         # component has N * weight close to one from its Beta(1, gamma) prior alone)
         self.n_active_components_ = int(np.sum(beta - self.mean_precision_prior_ >= 1.0))
 
     def _finalize_fit(self, X, y, sample_weight=None):
-        if X.dtype == np.float32:
-            # the posterior's own parameters stay float64; the public arrays follow X
-            for name in ("weights_", "means_", "covariances_", "precisions_"):
-                setattr(self, name, np.asarray(getattr(self, name), dtype=np.float32))
-            self.precisions_cholesky_ = np.asarray(self.precisions_cholesky_, np.float32)
         self.lower_bound_ = self.elbo_
         self.lower_bounds_ = self.elbo_history_
 
@@ -869,9 +1022,20 @@ default='dirichlet_process'
     def partial_fit(self, X, y=None, sample_weight=None):
         """One step of stochastic VI on a mini-batch (Hoffman et al. 2013).
 
-        The first call initialises the posterior from its batch (``init_params``);
-        each call then blends the global factors with their optimum for the batch
-        scaled to ``total_samples`` (natural-parameter steps).
+        The first call on an unfitted estimator resolves the priors and initialises the
+        posterior from its batch (``init_params``); after :meth:`fit` the stream
+        continues the fitted posterior. Each call blends the global factors with their
+        optimum for the batch scaled to ``total_samples`` (natural-parameter steps),
+        with the step size ``(learning_offset + t) ** -learning_decay`` of the t-th
+        batch. Batches after the first may hold a single sample.
+
+        The posterior's public attributes (``means_``, ``covariances_``, ``weights_``,
+        ...) are updated by every call, in the dtype of the data that started the fit.
+        ``elbo_``, ``lower_bound_``, ``elbo_history_``, ``n_iter_`` and ``converged_``
+        are set by :meth:`fit` only (the ELBO of the whole data set is not computed
+        on a stream): after ``partial_fit`` they still describe the last ``fit``, and
+        they do not exist if the estimator was only ever partially fitted. Nothing in
+        :meth:`predict`, :meth:`score` or :meth:`sample` uses them.
 
         Parameters
         ----------
@@ -929,7 +1093,7 @@ default='dirichlet_process'
         return np.argmax(self.predict_proba(X), axis=1)
 
     def _predictive_components(self):
-        """Per predictive component: log weight, beta, centred mean, nu, A, log|A|.
+        """Per predictive component: log weight, beta, centred mean, nu, A, A^-1, log|A|.
 
         For the Dirichlet process, the mass beyond the truncation is one more component
         at the prior (sharing the posterior Wishart for 'tied').
@@ -939,7 +1103,8 @@ default='dirichlet_process'
         beta = self.mean_precision_
         m = self._eta / beta[:, None]
         nu = np.broadcast_to(np.asarray(self.degrees_of_freedom_, dtype=float), beta.shape)
-        A, logdet = self._A, np.broadcast_to(self._logdet_A, beta.shape)
+        A, A_inv = self._A, self._A_inv
+        logdet = np.broadcast_to(self._logdet_A, beta.shape)
         with np.errstate(divide="ignore"):
             log_w = np.log(mean_weights)
         if tail > 0:
@@ -953,29 +1118,32 @@ default='dirichlet_process'
             else:
                 nu = np.append(nu, self.degrees_of_freedom_prior_)
                 A = np.concatenate([A, np.asarray(self._Psi)[None, ...]])
+                A_inv = np.concatenate([A_inv, np.asarray(self._Psi_inv)[None, ...]])
                 logdet = np.append(logdet, self._logdet_Psi)
-        return log_w, beta, m, nu, A, logdet
+        return log_w, beta, m, nu, A, A_inv, logdet
 
     def _log_student_t(self, X):
-        """log St(x | m_k, L_k, nu_k + 1 - D) for every predictive component (eq. 10.81)."""
+        """log St(x | m_k, L_k, nu_k + 1 - D) for every predictive component (eq. 10.81).
+
+        The Mahalanobis terms come from the same features as the E-step, in float64
+        for any input dtype (a one-off pass, not part of the fit's loop).
+        """
         cov = self._cov
         D = cov.D
-        log_w, beta, m, nu, A, logdet = self._predictive_components()
+        log_w, beta, m, nu, _, A_inv, logdet = self._predictive_components()
         dof = nu + 1.0 - D
         scale = dof * beta / (1.0 + beta)
-        A_inv, _ = cov.factor(A)
         # Mahalanobis terms (x - m_k)^T A_k^{-1} (x - m_k) from the same features
         Pm = cov.matvec(A_inv, m)
         rows = [np.sum(m * Pm, axis=1)[None, :], -2.0 * Pm.T]
         if cov.n_quad:
             rows.append(cov.quad_coef(A_inv))
-        coef = np.vstack(rows)
+        coef_t = np.ascontiguousarray(np.vstack(rows).T)
         out = np.empty((X.shape[0], len(beta)))
-        coef_t = np.ascontiguousarray(coef.T.astype(X.dtype))
         L_shared = np.linalg.cholesky(A_inv) if cov.shared else None
 
-        def chunk(start, stop, FT):
-            maha = np.asarray(coef_t @ FT, dtype=np.float64)
+        def chunk(start, stop, FT, FT_low):
+            maha = coef_t @ FT
             if cov.shared:
                 maha += cov.sample_xPx(FT[1 : 1 + D], L_shared)
             out[start:stop] = np.maximum(maha, 0.0).T
@@ -1039,7 +1207,7 @@ default='dirichlet_process'
         Returns
         -------
         X : ndarray of shape (n_samples, n_features)
-            The samples, grouped by component.
+            The samples, grouped by component, in the dtype of the training data.
         y : ndarray of shape (n_samples,)
             Their components; ``-1`` marks draws from the prior predictive that carries
             the Dirichlet process's mass beyond the truncation.
@@ -1052,7 +1220,7 @@ default='dirichlet_process'
             )
         cov = self._cov
         rng = check_random_state(self.random_state)
-        log_w, beta, m, nu, A, _ = self._predictive_components()
+        log_w, beta, m, nu, A, _, _ = self._predictive_components()
         weights = np.exp(log_w)
         counts = rng.multinomial(n_samples, weights / weights.sum())
         labels = np.repeat(np.arange(len(weights)), counts)
@@ -1061,6 +1229,7 @@ default='dirichlet_process'
         gauss = cov.sample_gaussian(rng, cov.sample_factor(A), scale, labels)
         chi2 = rng.chisquare(dof[labels])
         X = self._origin + m[labels] + gauss / np.sqrt(chi2 / dof[labels])[:, None]
+        X = X.astype(self._dtype, copy=False)
         y = labels.astype(np.int64)
         y[y >= self.n_components] = -1
         return X, y
