@@ -6,9 +6,15 @@ scikit-learn's ``Pipeline``, ``GridSearchCV`` and ``cross_val_score``.
 """
 
 from .decomposition import VariationalLDA
-from .linear_model import VariationalLogisticRegression
+from .linear_model import VariationalLinearRegression, VariationalLogisticRegression
 from .mixture import VariationalGMM
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["VariationalGMM", "VariationalLDA", "VariationalLogisticRegression", "__version__"]
+__all__ = [
+    "VariationalGMM",
+    "VariationalLDA",
+    "VariationalLinearRegression",
+    "VariationalLogisticRegression",
+    "__version__",
+]

@@ -171,6 +171,37 @@ def _variational_gmm_mc(model, X, y, rng, n_draws):
     return log_p + log_lik.sum(axis=1) - log_q
 
 
+def _linear_regression_mc(model, X, y, rng, n_draws):
+    """Draw (w, alpha, lambda) from q; log p(y, w, alpha, lambda) - log q, with scipy.stats.
+
+    With ``fit_intercept`` the model is fitted to the centred data (unweighted here).
+    """
+    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    if model.fit_intercept:
+        X, y = X - X.mean(axis=0), y - y.mean()
+    mean, cov = model._posterior_mean_cov()
+    w = rng.multivariate_normal(mean, cov, size=n_draws)
+    alpha = rng.gamma(model.alpha_shape_, 1.0 / model.alpha_rate_, size=n_draws)
+    shape, rate = np.asarray(model.lambda_shape_), np.asarray(model.lambda_rate_)
+    lam = rng.gamma(shape, 1.0 / rate, size=(n_draws, *shape.shape))
+    lam_w = lam if shape.ndim else lam[:, None]
+    resid = y[None, :] - w @ X.T
+    log_p = (
+        stats.norm.logpdf(resid, 0.0, 1.0 / np.sqrt(alpha)[:, None]).sum(axis=1)
+        + stats.norm.logpdf(w, 0.0, 1.0 / np.sqrt(lam_w)).sum(axis=1)
+        + stats.gamma.logpdf(alpha, model.alpha_1, scale=1.0 / model.alpha_2)
+        + stats.gamma.logpdf(lam, model.lambda_1, scale=1.0 / model.lambda_2)
+        .reshape(n_draws, -1)
+        .sum(axis=1)
+    )
+    log_q = (
+        stats.multivariate_normal(mean, cov).logpdf(w)
+        + stats.gamma.logpdf(alpha, model.alpha_shape_, scale=1.0 / model.alpha_rate_)
+        + stats.gamma.logpdf(lam, shape, scale=1.0 / rate).reshape(n_draws, -1).sum(axis=1)
+    )
+    return log_p - log_q
+
+
 def _variational_lda_mc(model, X, y, rng, n_draws):
     """Draw (beta, theta, z) from q; evaluate log p(X, z, theta, beta) - log q exactly.
 
@@ -213,9 +244,10 @@ def _elog(gamma):
 
 
 MONTE_CARLO_ELBO = {
+    "VariationalLinearRegression": _linear_regression_mc,
+    "VariationalGMM": _variational_gmm_mc,
     "NormalGammaModel": _normal_gamma_model_mc,
     "VariationalLogisticRegression": _logistic_mc,
-    "VariationalGMM": _variational_gmm_mc,
     "VariationalLDA": _variational_lda_mc,
 }
 

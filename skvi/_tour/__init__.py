@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 # Modules of this package, in the order the tour runs them.
-SECTIONS = ("gmm", "logistic", "lda")
+SECTIONS = ("gmm", "linear", "logistic", "lda")
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Bayesian linear models fitted by variational inference."""
 
+from ._linear import VariationalLinearRegression
 from ._logistic import VariationalLogisticRegression
 
-__all__ = ["VariationalLogisticRegression"]
+__all__ = ["VariationalLinearRegression", "VariationalLogisticRegression"]
