@@ -365,3 +365,11 @@ def test_datasets_are_deterministic():
     assert (X != X2).nnz == 0
     assert_allclose(theta.sum(axis=1), 1.0)
     assert_allclose(beta.sum(axis=1), 1.0)
+
+
+def test_perplexity_of_empty_documents_names_the_problem():
+    X = np.random.RandomState(0).poisson(2.0, size=(20, 10)).astype(float)
+    lda = VariationalLDA(n_components=2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="every document is empty"):
+        lda.perplexity(np.zeros((3, 10)))
+    assert np.isfinite(lda.score(np.zeros((3, 10))))

@@ -899,6 +899,10 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         check_fitted(self)
         X = self._check_counts(X, reset=False, whom=f"{type(self).__name__}.perplexity")
         tokens = float(X.sum())
+        if tokens == 0:
+            raise ValueError(
+                "perplexity is undefined for X without any token: every document is empty."
+            )
         if sub_sampling:
             tokens *= float(self.total_samples) / X.shape[0]
         return float(np.exp(-self._bound(X, sub_sampling) / tokens))
