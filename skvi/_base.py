@@ -256,6 +256,13 @@ class VariationalEstimator(BaseEstimator):
     def _finalize_fit(self, X, y, sample_weight=None):
         """Called once after the kept restart's parameters are set (default: nothing)."""
 
+    def _warm_start_mismatch(self):
+        """Why the fitted parameters cannot seed a warm start (None when they can).
+
+        For example ``n_components`` changed since the previous fit.
+        """
+        return None
+
     def _has_variational_params(self):
         return all(hasattr(self, name) for name in self._variational_params)
 
@@ -279,6 +286,11 @@ class VariationalEstimator(BaseEstimator):
             The fitted estimator.
         """
         warm = bool(self.warm_start) and self._has_variational_params()
+        if warm and (problem := self._warm_start_mismatch()):
+            raise ValueError(
+                f"warm_start=True cannot continue the previous fit: {problem}. Set "
+                "warm_start=False to fit from a new start."
+            )
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=not warm)
         self._check_priors(X, y)
 

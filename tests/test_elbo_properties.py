@@ -80,6 +80,16 @@ def test_warm_start_continues_where_the_fit_stopped(estimator_class):
     assert_allclose(twice.elbo_history_, once.elbo_history_[5:], rtol=1e-10)
 
 
+def test_warm_start_with_other_n_components_names_the_problem(estimator_class):
+    if "n_components" not in estimator_class().get_params():
+        pytest.skip("no n_components")
+    X, y = make_data(make_estimator(estimator_class))
+    est = make_estimator(estimator_class, random_state=0).fit(X, y)
+    est.set_params(warm_start=True, n_components=est.n_components + 1)
+    with pytest.raises(ValueError, match="n_components"):
+        est.fit(X, y)
+
+
 def test_inputs_are_not_mutated(estimator_class):
     est = make_estimator(estimator_class, random_state=0)
     X, y = make_data(est)

@@ -685,3 +685,11 @@ def test_chunked_threaded_local_step_is_deterministic(monkeypatch, covariance_ty
     assert_allclose(uncached.elbo_history_, threaded.elbo_history_, rtol=1e-12)
     assert_allclose(uncached.predict_proba(X), threaded.predict_proba(X), atol=1e-10)
     assert_allclose(uncached.score_samples(X), threaded.score_samples(X), rtol=1e-10)
+
+
+def test_warm_start_with_another_covariance_type_names_the_problem():
+    X = np.random.RandomState(0).normal(size=(50, 2))
+    gmm = VariationalGMM(n_components=2, random_state=0).fit(X)
+    gmm.set_params(warm_start=True, covariance_type="diag")
+    with pytest.raises(ValueError, match="covariance_type"):
+        gmm.fit(X)

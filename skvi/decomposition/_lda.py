@@ -608,6 +608,12 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
 
     _tol_unit = "token"
 
+    def _warm_start_mismatch(self):
+        fitted = self.components_.shape[0]
+        if fitted != self.n_components:
+            return f"n_components is {self.n_components}, the previous fit had {fitted}"
+        return None
+
     def _elbo_is_monotone(self):
         # Online epochs are stochastic steps, which may lower the ELBO between epochs.
         return self.learning_method == "batch"

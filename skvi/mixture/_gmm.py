@@ -995,6 +995,17 @@ default='dirichlet_process'
         # component has N * weight close to one from its Beta(1, gamma) prior alone)
         self.n_active_components_ = int(np.sum(beta - self.mean_precision_prior_ >= 1.0))
 
+    def _warm_start_mismatch(self):
+        fitted = self.means_.shape[0]
+        if fitted != self.n_components:
+            return f"n_components is {self.n_components}, the previous fit had {fitted}"
+        if self._cov.name != self.covariance_type:
+            return (
+                f"covariance_type is {self.covariance_type!r}, the previous fit used "
+                f"{self._cov.name!r}"
+            )
+        return None
+
     def _finalize_fit(self, X, y, sample_weight=None):
         self.lower_bound_ = self.elbo_
         self.lower_bounds_ = self.elbo_history_
