@@ -106,6 +106,7 @@ def _fit_one_restart(template, X, y, sample_weight, seed, label, initialize=True
         verbose=estimator.verbose,
         label=label,
         check_decrease=estimator._elbo_is_monotone(),
+        extra_rule=estimator._extra_stopping_rule(),
         rel_eps=np.finfo(X.dtype).eps if X.dtype.kind == "f" else np.finfo(float).eps,
     )
     run_cavi(estimator, X, y, sample_weight, monitor, estimator.max_iter)
@@ -255,6 +256,10 @@ class VariationalEstimator(BaseEstimator):
 
     def _finalize_fit(self, X, y, sample_weight=None):
         """Called once after the kept restart's parameters are set (default: nothing)."""
+
+    def _extra_stopping_rule(self):
+        """A second stopping rule for the monitor, ``rule(history, normalizer)``, or None."""
+        return None
 
     def _warm_start_mismatch(self):
         """Why the fitted parameters cannot seed a warm start (None when they can).

@@ -33,14 +33,28 @@ class ConvergenceMonitor:
         by more than rounding error (batch fits only).
     rel_eps : float
         Relative rounding error of the ELBO's arithmetic: ``np.finfo(dtype).eps``.
+    extra_rule : callable or None
+        ``extra_rule(history, normalizer) -> bool``, a second stopping rule that ends the
+        restart when it returns True (for example scikit-learn's perplexity test of
+        LatentDirichletAllocation, ``evaluate_every`` and ``perp_tol``).
     """
 
-    def __init__(self, tol, normalizer, verbose=0, label="", check_decrease=True, rel_eps=2.2e-16):
+    def __init__(
+        self,
+        tol,
+        normalizer,
+        verbose=0,
+        label="",
+        check_decrease=True,
+        rel_eps=2.2e-16,
+        extra_rule=None,
+    ):
         self.tol = tol
         self.normalizer = max(float(normalizer), 1.0)
         self.verbose = verbose
         self.label = label
         self.check_decrease = check_decrease
+        self.extra_rule = extra_rule
         # A decrease below this many nats is rounding, not a bug.
         self._slack_factor = np.sqrt(rel_eps)
         self.history = []
@@ -78,6 +92,8 @@ class ConvergenceMonitor:
                 )
             self.converged = abs(change) / self.normalizer < self.tol
         self.history.append(elbo)
+        if self.extra_rule is not None and self.extra_rule(self.history, self.normalizer):
+            self.converged = True
         if self.verbose >= 2:
             print(
                 f"{self.label}sweep {self.n_iter:4d}  ELBO {elbo: .8e}  "

@@ -373,3 +373,20 @@ def test_perplexity_of_empty_documents_names_the_problem():
     with pytest.raises(ValueError, match="every document is empty"):
         lda.perplexity(np.zeros((3, 10)))
     assert np.isfinite(lda.score(np.zeros((3, 10))))
+
+
+def test_scikit_learns_perplexity_test_is_honoured():
+    X = np.random.RandomState(0).poisson(2.0, size=(60, 12)).astype(float)
+    common = dict(n_components=3, tol=0.0, max_iter=30, random_state=0)
+    full = VariationalLDA(**common).fit(X)
+    assert full.n_iter_ == 30
+    # A loose perplexity tolerance, tested every 2 sweeps, stops at the first test (4).
+    stopped = VariationalLDA(**common, evaluate_every=2, perp_tol=1e6).fit(X)
+    assert stopped.n_iter_ == 4 and stopped.converged_
+    assert_allclose(stopped.elbo_history_, full.elbo_history_[:4])
+    # A tight one lets tol (0 here) and max_iter decide, as scikit-learn's would.
+    tight = VariationalLDA(**common, evaluate_every=2, perp_tol=0.0).fit(X)
+    assert tight.n_iter_ == 30
+    # scikit-learn's signature, passed as is.
+    params = LatentDirichletAllocation(n_components=3, evaluate_every=5).get_params()
+    assert VariationalLDA(**params).fit(X).evaluate_every == 5

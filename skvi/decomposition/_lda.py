@@ -231,8 +231,16 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         Most sweeps (passes over the data) per restart.
     batch_size : int, default=128
         Documents per mini-batch in online learning and in :meth:`partial_fit`.
+    evaluate_every : int, default=-1
+        scikit-learn's perplexity test, kept so that its calls work unchanged: when
+        positive, every ``evaluate_every`` sweeps the training perplexity
+        ``exp(-ELBO / tokens)`` is compared with its value ``evaluate_every`` sweeps
+        earlier, and the fit stops when they differ by less than ``perp_tol``. It costs
+        nothing here (the ELBO is computed every sweep), and ``tol`` applies as well.
     total_samples : float, default=1e6
         Number of documents the stream stands for, used by :meth:`partial_fit`.
+    perp_tol : float, default=0.1
+        Perplexity tolerance of the ``evaluate_every`` test.
     mean_change_tol : float, default=1e-3
         A document's E-step stops when the mean absolute change of its topic
         pseudo-counts is below this.
@@ -335,6 +343,8 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "total_samples": [Interval(Real, 0, None, closed="neither")],
         "mean_change_tol": [Interval(Real, 0, None, closed="left")],
+        "evaluate_every": [Integral],
+        "perp_tol": [Interval(Real, 0, None, closed="left")],
         "max_doc_update_iter": [Interval(Integral, 0, None, closed="left")],
         "optimize_priors": ["boolean"],
     }
@@ -352,7 +362,9 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         learning_offset=10.0,
         max_iter=10,
         batch_size=128,
+        evaluate_every=-1,
         total_samples=1e6,
+        perp_tol=1e-1,
         mean_change_tol=1e-3,
         max_doc_update_iter=100,
         tol=1e-3,
@@ -371,7 +383,9 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         self.learning_offset = learning_offset
         self.max_iter = max_iter
         self.batch_size = batch_size
+        self.evaluate_every = evaluate_every
         self.total_samples = total_samples
+        self.perp_tol = perp_tol
         self.mean_change_tol = mean_change_tol
         self.max_doc_update_iter = max_doc_update_iter
         self.tol = tol
@@ -607,6 +621,22 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         return float(lengths.sum() if sample_weight is None else sample_weight @ lengths)
 
     _tol_unit = "token"
+
+    def _extra_stopping_rule(self):
+        if self.evaluate_every <= 0:
+            return None
+        every, perp_tol = self.evaluate_every, self.perp_tol
+
+        def perplexity_settled(history, tokens):
+            # scikit-learn's test (LatentDirichletAllocation.fit): perplexity evaluated
+            # every `every` sweeps, stop when it changed by less than perp_tol.
+            n = len(history)
+            if n % every or n < 2 * every:
+                return False
+            before, now = np.exp(-np.array([history[n - 1 - every], history[n - 1]]) / tokens)
+            return bool(abs(now - before) < perp_tol)
+
+        return perplexity_settled
 
     def _warm_start_mismatch(self):
         fitted = self.components_.shape[0]
