@@ -83,10 +83,12 @@ class VariationalLogisticRegression(ClassifierMixin, VariationalEstimator):
 
     A Gaussian prior on the weights with a Gamma prior on their precision (one shared
     precision, or one per feature with ``ard=True``). ``predict_proba`` integrates over
-    the posterior of the weights (MacKay's probit approximation), so it is never more
-    confident than the plug-in sigmoid and grows less confident far from the data.
-    Two classes give one binary model; more give one per class (one-vs-rest), each
-    with its own posterior.
+    the posterior of the weights (MacKay's probit approximation), so each binary model
+    is never more confident than its plug-in sigmoid, and grows less confident far from
+    the data. Two classes give one binary model; more give one per class (one-vs-rest),
+    each with its own posterior, and their probabilities are normalised over the
+    classes (which can make the top class slightly more probable than the normalised
+    plug-in probabilities would).
 
     Parameters
     ----------
