@@ -90,7 +90,7 @@ __all__ = [
 # Python floats, not numpy scalars, so that float32 arrays stay float32 (NEP 50)
 _LOG_2 = math.log(2.0)
 _LOG_PI = math.log(math.pi)
-_LOG_2PI = math.log(2.0 * math.pi)
+LOG_2PI = math.log(2.0 * math.pi)  # shared by the estimators' ELBOs
 
 
 def _as_float(x):
@@ -485,7 +485,7 @@ def mvn_entropy(cov):
     """
     cov = _as_float(cov)
     D = cov.shape[-1]
-    return 0.5 * D * (1.0 + _LOG_2PI) + 0.5 * _logdet(cov)
+    return 0.5 * D * (1.0 + LOG_2PI) + 0.5 * _logdet(cov)
 
 
 def mvn_kl(mean_q, cov_q, mean_p, cov_p):
@@ -545,7 +545,7 @@ def mvn_expected_log_pdf(mean_q, cov_q, mean_p, prec_p):
     diff = mean_q - mean_p
     maha = np.einsum("...i,...ij,...j->...", diff, prec_p, diff)
     trace_term = np.einsum("...ij,...ji->...", prec_p, cov_q)
-    return -0.5 * D * _LOG_2PI + 0.5 * _logdet(prec_p) - 0.5 * (maha + trace_term)
+    return -0.5 * D * LOG_2PI + 0.5 * _logdet(prec_p) - 0.5 * (maha + trace_term)
 
 
 # ---------------------------------------------------------------------------------------

@@ -76,6 +76,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from .._base import VariationalEstimator, check_fitted
+from .._special import dirichlet_expectation_log
 from ._estep import document_e_step
 from ._priors import optimize_asymmetric_dirichlet, optimize_symmetric_dirichlet
 
@@ -107,11 +108,6 @@ def _fingerprint(X):
     return np.asarray(X @ weights, dtype=np.float64)
 
 
-def _dirichlet_expectation_log(param):
-    """``E[log beta_k]`` row-wise under ``Dir(param_k)``: PRML eq. (B.21)."""
-    return digamma(param) - digamma(param.sum(axis=1, keepdims=True))
-
-
 def _q_theta_terms(gamma, weights, chunk=4096):
     """``sum_d w_d E[log theta_d]`` (K,) and ``sum_d w_d E_q[log q(theta_d)]`` (scalar).
 
@@ -123,7 +119,7 @@ def _q_theta_terms(gamma, weights, chunk=4096):
     log_q_sum = 0.0
     for start in range(0, gamma.shape[0], chunk):
         g = gamma[start : start + chunk].astype(np.float64, copy=False)
-        e_log = _dirichlet_expectation_log(g)
+        e_log = dirichlet_expectation_log(g)
         log_q = gammaln(g.sum(axis=1)) - gammaln(g).sum(axis=1) + np.einsum("dk,dk->d", g, e_log)
         log_q -= e_log.sum(axis=1)
         if weights is None:
@@ -455,7 +451,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         super()._set_variational_params(params)
         if "components_" in params:
             lam = self.components_
-            e_log_beta = _dirichlet_expectation_log(lam.astype(np.float64, copy=False))
+            e_log_beta = dirichlet_expectation_log(lam.astype(np.float64, copy=False))
             # Kept transposed (V, K) so that a word's K values are contiguous for the
             # E-step's gather; exp_dirichlet_component_ is its (K, V) view.
             self._exp_topic_word_t = np.ascontiguousarray(np.exp(e_log_beta).T, dtype=lam.dtype)
@@ -606,7 +602,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
 
     def _elbo(self, X, y, sample_weight=None):
         cache = self._elbo_cache
-        e_log_beta = _dirichlet_expectation_log(self.components_.astype(np.float64))
+        e_log_beta = dirichlet_expectation_log(self.components_.astype(np.float64))
         docs = _doc_prior_terms(self._alpha(), cache["e_log_theta_sum"], cache["weight"])
         docs -= cache["log_q_theta"]
         words = (
@@ -890,7 +886,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         docs += float(result.log_norm.sum())
         if sub_sampling:
             docs *= float(self.total_samples) / X.shape[0]
-        e_log_beta = _dirichlet_expectation_log(self.components_.astype(np.float64))
+        e_log_beta = dirichlet_expectation_log(self.components_.astype(np.float64))
         return docs + _topic_terms(self.components_, self.topic_word_prior_, e_log_beta)
 
     def score(self, X, y=None):

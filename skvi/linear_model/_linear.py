@@ -113,7 +113,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 
 from .._base import VariationalEstimator, _fit_one_restart, check_fitted
-from .._special import gamma_entropy, gamma_expectation_log, gamma_expected_log_pdf
+from .._special import LOG_2PI, gamma_entropy, gamma_expectation_log, gamma_expected_log_pdf
 from ..exceptions import ConvergenceWarning
 from ._weight_prior import (
     gaussian_entropy,
@@ -124,7 +124,6 @@ from ._weight_prior import (
 
 __all__ = ["VariationalLinearRegression"]
 
-_LOG_2PI = float(np.log(2.0 * np.pi))
 _EPS = float(np.finfo(np.float64).eps)
 # Elements per chunk of rows when forming the statistics (16 MB of float64): the
 # centred chunk stays in cache and the Gram is still one large product per chunk.
@@ -740,7 +739,7 @@ class VariationalLinearRegression(RegressorMixin, VariationalEstimator):
         stats = qw["stats"]
         e_alpha, e_log_alpha = a / b, float(gamma_expectation_log(a, b))
         # E[log p(y | w, alpha)] (PRML 10.108 with a random noise precision).
-        loglik = 0.5 * stats.sum_weights * (e_log_alpha - _LOG_2PI) - 0.5 * e_alpha * (
+        loglik = 0.5 * stats.sum_weights * (e_log_alpha - LOG_2PI) - 0.5 * e_alpha * (
             qw["residual"] + qw["trace_gram_cov"]
         )
         # E[log p(w | lambda)] + E[log p(lambda)] + H[q(lambda)] (PRML 10.109-10.110, B.31).

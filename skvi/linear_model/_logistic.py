@@ -66,6 +66,7 @@ from sklearn.utils.validation import validate_data
 
 from .._base import VariationalEstimator, check_fitted
 from .._special import (
+    LOG_2PI,
     gamma_expectation,
     gamma_expectation_log,
     gamma_kl,
@@ -74,7 +75,6 @@ from .._special import (
 
 __all__ = ["VariationalLogisticRegression"]
 
-_LOG_2PI = float(np.log(2 * np.pi))
 INTERCEPT_PRECISION = 1e-6  # prior precision of the intercept: a N(0, 1000^2) prior
 
 
@@ -328,9 +328,9 @@ class VariationalLogisticRegression(ClassifierMixin, VariationalEstimator):
         )
         e_alpha, e_log_alpha = self._prior_precision_moments()
         second = mean**2 + np.diagonal(cov, axis1=-2, axis2=-1)
-        log_prior_w = 0.5 * np.sum(e_log_alpha - _LOG_2PI - e_alpha * second, axis=1)
+        log_prior_w = 0.5 * np.sum(e_log_alpha - LOG_2PI - e_alpha * second, axis=1)
         _, logdet = np.linalg.slogdet(cov)
-        entropy_w = 0.5 * cov.shape[-1] * (1.0 + _LOG_2PI) + 0.5 * logdet
+        entropy_w = 0.5 * cov.shape[-1] * (1.0 + LOG_2PI) + 0.5 * logdet
         kl_alpha = gamma_kl(self._prec_shape, self._prec_rate, self.lambda_1, self.lambda_2)
         return float(np.sum(likelihood_bound + log_prior_w + entropy_w - kl_alpha.sum(axis=1)))
 

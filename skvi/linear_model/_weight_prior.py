@@ -30,12 +30,11 @@ arrays of shape (D,) for ARD, so the shape of the arrays says which prior it is.
 import numpy as np
 
 from .._special import (
+    LOG_2PI,
     gamma_entropy,
     gamma_expectation_log,
     gamma_expected_log_pdf,
 )
-
-_LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 def precision_posterior(second_moment, n_features, lambda_1, lambda_2, ard):
@@ -91,18 +90,18 @@ def weight_prior_elbo(second_moment, shape, rate, lambda_1, lambda_2, n_features
     e_lambda = shape / rate
     e_log_lambda = gamma_expectation_log(shape, rate)
     if shape.ndim == 0:  # shared: every weight has the same precision
-        log_p_w = 0.5 * n_features * (e_log_lambda - _LOG_2PI) - 0.5 * e_lambda * float(
+        log_p_w = 0.5 * n_features * (e_log_lambda - LOG_2PI) - 0.5 * e_lambda * float(
             np.sum(second_moment)
         )
     else:
-        log_p_w = 0.5 * np.sum(e_log_lambda - _LOG_2PI - e_lambda * second_moment)
+        log_p_w = 0.5 * np.sum(e_log_lambda - LOG_2PI - e_lambda * second_moment)
     hyper = gamma_expected_log_pdf(shape, rate, lambda_1, lambda_2) + gamma_entropy(shape, rate)
     return float(log_p_w + np.sum(hyper))
 
 
 def gaussian_entropy(logdet_cov, n_features):
     """Entropy of N(m, S) from ``log|S|`` (PRML eq. B.41)."""
-    return 0.5 * n_features * (1.0 + _LOG_2PI) + 0.5 * float(logdet_cov)
+    return 0.5 * n_features * (1.0 + LOG_2PI) + 0.5 * float(logdet_cov)
 
 
 def kept_features(lambda_mean, threshold_lambda):

@@ -140,12 +140,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from .._base import StochasticVIMixin, VariationalEstimator, check_fitted
-from .._special import beta_kl, dirichlet_kl
+from .._special import LOG_2PI, beta_kl, dirichlet_kl
 from ._covariance import make_covariance
 
 __all__ = ["VariationalGMM"]
 
-_LOG_2PI = np.log(2.0 * np.pi)
 # Largest data-sized feature matrix kept across the sweeps of one restart.
 _FEATURE_CACHE_BYTES = 256 * 2**20
 # Rows per chunk are chosen so that one chunk's features and log-responsibilities
@@ -729,7 +728,7 @@ default='dirichlet_process'
         const = (
             self._expected_log_weights()
             + 0.5 * e_logdet
-            - 0.5 * D * _LOG_2PI
+            - 0.5 * D * LOG_2PI
             - 0.5 * D / beta
             - 0.5 * np.sum(m * Pm, axis=1)
             - 0.5 * self.reg_covar * cov.trace(P)
