@@ -279,14 +279,15 @@ class VariationalLogisticRegression(ClassifierMixin, VariationalEstimator):
         second_moment = self._cov + np.einsum("ki,kj->kij", self._mean, self._mean)
         n_models = y.shape[1]
         xi = np.empty((X.shape[0], n_models))
+        lam = np.empty_like(xi)
         gram = np.empty_like(second_moment)
         for k in range(n_models):  # one product over all samples per binary model
             quad = np.einsum("ni,ni->n", X @ second_moment[k].astype(X.dtype), X)
             xi[:, k] = np.sqrt(np.maximum(quad, 0.0))
-            lam = jaakkola_jordan_lambda(xi[:, k])
-            gram[k] = _weighted_gram(X, 2.0 * s * lam)
+            lam[:, k] = jaakkola_jordan_lambda(xi[:, k])
+            gram[k] = _weighted_gram(X, 2.0 * s * lam[:, k])
         self._xi = xi
-        log_sigma = log_expit(xi) - 0.5 * xi + jaakkola_jordan_lambda(xi) * xi**2
+        log_sigma = log_expit(xi) - 0.5 * xi + lam * xi**2
         r = (X.T @ (s[:, None] * (y - 0.5))).T.astype(np.float64)
         return {"gram": gram, "r": r, "xi_terms": s @ log_sigma}
 
