@@ -84,12 +84,14 @@ def run_cavi(estimator, X, y, sample_weight, monitor, max_iter):
     """Run batch CAVI sweeps on ``estimator`` in place until ``monitor`` converges.
 
     One sweep is: local factors given the globals, globals given the local statistics,
-    then the ELBO at the new state. Each step maximises the ELBO over its factors, so
-    the ELBO never decreases (Bishop 2006, PRML §10.1.1).
+    an optional refinement of the globals that needs the data (``_refine``), then the
+    ELBO at the new state. Each step maximises the ELBO over its factors or at least
+    does not lower it, so the ELBO never decreases (Bishop 2006, PRML §10.1.1).
     """
     for _ in range(max_iter):
         stats = estimator._local_step(X, y, sample_weight=sample_weight)
         estimator._global_step(stats, 1.0)
+        estimator._refine(X, y, sample_weight=sample_weight)
         if monitor.update(estimator._elbo(X, y, sample_weight=sample_weight)):
             break
     return monitor
@@ -253,6 +255,14 @@ class VariationalEstimator(BaseEstimator):
         """Set the named parameters; override to derive public attributes from them."""
         for name, value in params.items():
             setattr(self, name, value)
+
+    def _refine(self, X, y, sample_weight=None):
+        """Optional: after a batch sweep's global step, move the globals uphill using the data.
+
+        For example a line search towards a Newton step that coordinate ascent alone
+        would take many sweeps to make. It must never lower the ELBO. Not called by
+        ``partial_fit`` (stochastic steps see one mini-batch). Default: nothing.
+        """
 
     def _finalize_fit(self, X, y, sample_weight=None):
         """Called once after the kept restart's parameters are set (default: nothing)."""

@@ -13,6 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skvi import VariationalLogisticRegression
+from skvi._tour.logistic import expected_calibration_error
 from skvi.linear_model._logistic import _map_weights
 
 
@@ -147,8 +148,13 @@ def test_breast_cancer_on_par_with_logistic_regression():
     ours, theirs = cv_proba(VariationalLogisticRegression()), cv_proba(LogisticRegression())
     accuracy = [np.mean(p.argmax(axis=1) == y) for p in (ours, theirs)]
     assert accuracy[0] >= accuracy[1] - 0.01
-    # Measured: 0.0754 against 0.0738 (see the calibration benchmark for the spread).
+    # Measured: 0.0741 against 0.0738 (see the calibration benchmark for the spread).
     assert log_loss(y, ours) < 1.05 * log_loss(y, theirs)
+    # Measured ECE 0.0163 against 0.0144: issue 6 asks for lower, which this model does
+    # not reach here (both are underconfident in the middle bins, and moderation lowers
+    # confidence further; see benchmarks/bench_logistic.py). Guard against it worsening.
+    ece = [expected_calibration_error(p, y) for p in (ours, theirs)]
+    assert ece[0] < 1.25 * ece[1]
 
 
 def test_float32_stays_float32():
@@ -159,3 +165,78 @@ def test_float32_stays_float32():
     assert model.coef_.dtype == model.sigma_.dtype == np.float32
     reference = VariationalLogisticRegression(tol=1e-6).fit(X, y)
     assert_allclose(model.coef_, reference.coef_, rtol=5e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("ard", [False, True])
+def test_default_fit_is_close_to_the_converged_one(ard):
+    # Plain xi <-> q(w) coordinate ascent needed ~500 sweeps here (thousands with ARD) and
+    # the default tol stopped it ~0.8 posterior sd short; the evidence and Newton steps
+    # converge to 1e-12 per sample within max_iter=100 (a ConvergenceWarning would fail).
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    tight = VariationalLogisticRegression(ard=ard, tol=1e-12, max_iter=100).fit(X, y)
+    default = VariationalLogisticRegression(ard=ard).fit(X, y)
+    sd = np.sqrt(np.diagonal(tight.sigma_, axis1=1, axis2=2))
+    assert np.max(np.abs(default.coef_ - tight.coef_) / sd) < 0.1
+    assert np.max(np.abs(default.predict_proba(X) - tight.predict_proba(X))) < 0.01
+    assert tight.elbo_ - default.elbo_ < 0.02
+
+
+def test_newton_curvature_is_the_profiled_bounds_second_derivative():
+    # h = -d^2/dmu^2 of -log(2 cosh(xi / 2)), xi = sqrt(mu^2 + v): check the closed form
+    # used in _local_step against central differences.
+    from skvi._special import jaakkola_jordan_lambda
+
+    mu = np.array([-6.0, -1.3, -0.2, 0.0, 0.4, 2.5, 9.0])
+    var = np.array([0.0, 0.5, 2.0, 1e-3, 0.0, 3.0, 0.1])
+
+    def bound(m):
+        xi = np.sqrt(m**2 + var)
+        return -np.logaddexp(xi / 2, -xi / 2)
+
+    step = 1e-4
+    numeric = -(bound(mu + step) - 2 * bound(mu) + bound(mu - step)) / step**2
+    xi = np.sqrt(mu**2 + var)
+    with np.errstate(invalid="ignore"):
+        closed = (var * 2 * jaakkola_jordan_lambda(xi) + mu**2 * expit(xi) * expit(-xi)) / xi**2
+    keep = xi > 0
+    assert_allclose(closed[keep], numeric[keep], rtol=1e-5, atol=1e-7)
+    # with v = 0 it is the logistic likelihood's own curvature sigma(a) sigma(-a)
+    assert_allclose(closed[4], expit(0.4) * expit(-0.4))
+
+
+@pytest.mark.parametrize("ard", [False, True])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_evidence_step_is_the_coordinate_ascent_fixed_point_given_xi(
+    ard, fit_intercept, monkeypatch
+):
+    from skvi.linear_model import _logistic
+    from skvi.linear_model._logistic import INTERCEPT_PRECISION, _evidence_precision
+
+    # In a fit the ARD iteration is capped (its result is only a candidate); run it out.
+    monkeypatch.setattr(_logistic, "_EVIDENCE_ARD_MAX_ITER", 10_000)
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 4))
+    if fit_intercept:
+        X = np.hstack([X + 2.0, np.ones((60, 1))])
+    gram = (X.T * rng.uniform(0.05, 0.25, 60)) @ X
+    r = X.T @ (rng.integers(0, 2, 60) - 0.5)
+    lambda_1, lambda_2, n_weights = 1e-3, 1e-3, 4
+    # q(w) given alpha (PRML 10.156-10.157), then q(alpha) given q(w) (Drugowitsch 30-31),
+    # many times: the slow way to the same fixed point.
+    alpha = np.ones(n_weights) if ard else 1.0
+    for _ in range(20_000):
+        prior = np.broadcast_to(alpha, n_weights)
+        if fit_intercept:
+            prior = np.append(prior, INTERCEPT_PRECISION)
+        cov = np.linalg.inv(gram + np.diag(prior))
+        second = ((cov @ r) ** 2 + np.diag(cov))[:n_weights]
+        if ard:
+            alpha = (lambda_1 + 0.5) / (lambda_2 + 0.5 * second)
+        else:
+            alpha = (lambda_1 + 0.5 * n_weights) / (lambda_2 + 0.5 * second.sum())
+    fast = _evidence_precision(
+        gram, r, lambda_1, lambda_2, fit_intercept, np.ones(n_weights) if ard else 1.0
+    )
+    assert_allclose(fast, alpha, rtol=1e-6)

@@ -34,11 +34,46 @@ included:
     L = m^T r + sum_n s_n [log sigma(xi_n) - xi_n/2 + lambda_n xi_n^2] - 1/2 tr((S + m m^T) G)
         + E[log p(w | alpha)] + H[q(w)] - sum_g KL(q(alpha_g) || p(alpha_g)),
 
-r = sum_n s_n (t_n - 1/2) x_n and G = 2 sum_n s_n lambda_n x_n x_n^T: a sweep is two
-products over the samples per class (the xi's and G), the rest is O(D^3).
+r = sum_n s_n (t_n - 1/2) x_n and G = 2 sum_n s_n lambda_n x_n x_n^T.
+
+Why a sweep does more than these updates
+----------------------------------------
+Alternating xi and q(w) is an EM algorithm, and it crawls: on breast_cancer it took ~500
+sweeps to converge, and the default tol stopped it after 4 with coefficients ~0.8
+posterior standard deviations short. Two couplings are slow. (1) xi <-> m: the JJ bound's
+curvature 2 lambda(xi) is far above the likelihood's sigma(a) sigma(-a) for samples with
+large |a|, so each q(w) step is short. (2) alpha <-> w: shrinking the weights raises
+E[alpha], which shrinks them further (MacKay's evidence iteration is the classical cure).
+A sweep therefore also
+
+- computes, with q(w) and q(alpha) given xi, MacKay's evidence fixed point of alpha
+  (``_evidence_precision``: BayesianRidge's iteration, or ARDRegression's, on the
+  linear-Gaussian problem that xi defines) and keeps it where its bound is higher than
+  the plain coordinate update's;
+- takes a Newton step on the ELBO profiled over xi and q(alpha). At the optimal
+  xi_n^2 = E[a_n^2] = mu_n^2 + v_n (mu_n = m^T x_n, v_n = x_n^T S x_n) the lambda term
+  vanishes, and sample n contributes (t_n - 1/2) mu_n - log(2 cosh(xi_n / 2)), a
+  concave function of m whose negative second derivative in mu_n is
+
+      h_n = (v_n 2 lambda(xi_n) + mu_n^2 sigma(xi_n) sigma(-xi_n)) / xi_n^2,
+
+  between the JJ curvature and the true logistic one (equal to the latter when v_n = 0).
+  With q(alpha) at its optimum the prior contributes -a_g log b_g(m), whose curvature
+  adds -a_g / b_g^2 m_g m_g^T. The proposal is m + (X^T diag(s h) X + diag(E[alpha])
+  - that)^-1 times the gradient r - (G + diag(E[alpha])) m;
+- ``_refine``: evaluates the profiled ELBO (data and prior) at four points between the
+  coordinate-ascent mean and the proposal, keeps the best and updates q(alpha) again.
+  The coordinate-ascent mean is one of the points, so the ELBO never decreases.
+
+On breast_cancer the fit now converges to 1e-12 per sample in ~15-25 sweeps (ARD too),
+and the default tol stops within 0.1 posterior standard deviations of that optimum. The
+ELBO reported is the bound at the optimal xi for the final q(w) (the same as the bound
+with the last xi after one more xi update). A sweep costs three products over the
+samples per class (G, X^T diag(s h) X and the variances v_n); the rest is O(D^3).
 
 Code names and symbols: ``_mean`` m, ``_cov`` S, ``_prec_shape``/``_prec_rate``
-(a_g, b_g), ``xi`` xi, ``lam`` lambda(xi), ``gram`` G, ``r`` r.
+(a_g, b_g), ``xi`` xi, ``lam`` lambda(xi), ``gram`` G, ``r`` r, ``hessian``
+X^T diag(s h) X, ``curvature`` h, ``mu``/``var`` mu_n/v_n.
 
 References
 ----------
@@ -51,7 +86,8 @@ J. Drugowitsch (2013). Variational Bayesian inference for linear and logistic
 regression. arXiv:1310.5438.
 
 D. J. C. MacKay (1992). The evidence framework applied to classification networks.
-Neural Computation 4(5), 720-736.
+Neural Computation 4(5), 720-736. And: Bayesian interpolation. Neural Computation 4(3),
+415-447 (the evidence iteration).
 """
 
 from numbers import Real
@@ -65,17 +101,15 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from .._base import VariationalEstimator, check_fitted
-from .._special import (
-    LOG_2PI,
-    gamma_expectation,
-    gamma_expectation_log,
-    gamma_kl,
-    jaakkola_jordan_lambda,
-)
+from .._special import LOG_2PI, gamma_expectation, jaakkola_jordan_lambda
+from ._weight_prior import gaussian_entropy, precision_posterior, weight_prior_elbo
 
 __all__ = ["VariationalLogisticRegression"]
 
 INTERCEPT_PRECISION = 1e-6  # prior precision of the intercept: a N(0, 1000^2) prior
+_EVIDENCE_MAX_ITER = 100
+_EVIDENCE_ARD_MAX_ITER = 30  # O(D^3) each; the result is only a candidate (see _global_step)
+_EVIDENCE_RTOL = 1e-10
 
 
 class VariationalLogisticRegression(ClassifierMixin, VariationalEstimator):
@@ -210,6 +244,13 @@ class VariationalLogisticRegression(ClassifierMixin, VariationalEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
 
+    def __getstate__(self):
+        # The per-sample caches of a fit (logit moments, xi) are not part of the model.
+        state = super().__getstate__()
+        for name in ("_moments_cache", "_xi", "_newton_mean"):
+            state.pop(name, None)
+        return state
+
     # ------------------------------------------------------------ data layout
     def _validate_fit_data(self, X, y, sample_weight, reset):
         X, y, sample_weight = super()._validate_fit_data(X, y, sample_weight, reset)
@@ -235,15 +276,70 @@ class VariationalLogisticRegression(ClassifierMixin, VariationalEstimator):
             X = np.hstack([X, np.ones((X.shape[0], 1), dtype=X.dtype)])
         return X, targets, sample_weight
 
-    def _prior_precision_moments(self):
-        """E[precision] and E[log precision] of each coefficient's prior, (n_models, n_coefs)."""
-        e_alpha = gamma_expectation(self._prec_shape, self._prec_rate)[:, self._group_of]
-        e_log_alpha = gamma_expectation_log(self._prec_shape, self._prec_rate)[:, self._group_of]
+    def _prior_precision(self, shape, rate):
+        """E[precision] of each coefficient's prior, (n_models, n_coefs); intercept's fixed."""
+        e_alpha = gamma_expectation(shape, rate)[:, self._group_of]
         if self.fit_intercept:
-            column = np.ones((e_alpha.shape[0], 1))
-            e_alpha = np.hstack([e_alpha, INTERCEPT_PRECISION * column])
-            e_log_alpha = np.hstack([e_log_alpha, np.log(INTERCEPT_PRECISION) * column])
-        return e_alpha, e_log_alpha
+            e_alpha = np.hstack([e_alpha, np.full((e_alpha.shape[0], 1), INTERCEPT_PRECISION)])
+        return e_alpha
+
+    def _precision_update(self, mean, cov):
+        """Optimal q(alpha) given q(w): Drugowitsch (2013) eq. 30-31, PRML eq. 10.94-10.95."""
+        n_weights = len(self._group_of)
+        second = (mean**2 + np.diagonal(cov, axis1=-2, axis2=-1))[:, :n_weights]
+        shape, rate = zip(
+            *(
+                precision_posterior(row, n_weights, self.lambda_1, self.lambda_2, self.ard)
+                for row in second
+            ),
+            strict=True,
+        )
+        return np.reshape(shape, (len(mean), -1)), np.reshape(rate, (len(mean), -1))
+
+    def _prior_terms(self, mean, cov, shape, rate):
+        """E[log p(w | alpha)] + H[q(w)] - KL(q(alpha) || p(alpha)), per binary model."""
+        n_weights, n_coefs = len(self._group_of), mean.shape[1]
+        second = mean**2 + np.diagonal(cov, axis1=-2, axis2=-1)
+        _, logdet = np.linalg.slogdet(cov)
+        terms = np.empty(len(mean))
+        for k in range(len(mean)):
+            weights = second[k, :n_weights]
+            if not self.ard:  # one shared precision: the sum of the second moments
+                weights = weights.sum()
+            terms[k] = weight_prior_elbo(
+                weights,
+                *_group_values(shape[k], rate[k], self.ard),
+                self.lambda_1,
+                self.lambda_2,
+                n_weights,
+            ) + gaussian_entropy(logdet[k], n_coefs)
+        if self.fit_intercept:  # its fixed N(0, 1 / INTERCEPT_PRECISION) prior
+            terms += 0.5 * (
+                np.log(INTERCEPT_PRECISION) - LOG_2PI - INTERCEPT_PRECISION * second[:, -1]
+            )
+        return terms
+
+    def _train_logit_moments(self, X):
+        """Mean and variance under q(w) of the logits of the training samples, (n, n_models).
+
+        The refinement computes them for the new q(w), and the ELBO and the next local
+        step reuse them: they are kept for the current ``_mean``, ``_cov`` and ``X``.
+        """
+        cache = self.__dict__.get("_moments_cache")
+        if (
+            cache is not None
+            and cache[0] is X
+            and cache[1] is self._mean
+            and cache[2] is self._cov
+        ):
+            return cache[3], cache[4]
+        mean = (X @ self._mean.T.astype(X.dtype)).astype(np.float64)
+        var = np.column_stack(
+            [np.einsum("ni,ni->n", X @ cov.astype(X.dtype), X) for cov in self._cov]
+        )
+        var = np.maximum(var, 0.0, dtype=np.float64)
+        self._moments_cache = (X, self._mean, self._cov, mean, var)
+        return mean, var
 
     # ----------------------------------------------------------------- hooks
     def _check_priors(self, X, y):
@@ -256,12 +352,10 @@ class VariationalLogisticRegression(ClassifierMixin, VariationalEstimator):
         n_models = y.shape[1]
         n_groups = self._group_of.max(initial=-1) + 1
         shape = np.full((n_models, n_groups), 1.0)
-        self._prec_shape, self._prec_rate = shape, shape.copy()  # E[alpha] = 1
-        prior_precision, _ = self._prior_precision_moments()
-        # Start at the MAP weights, with q(w) a point mass there: the first xi's are
-        # then |w_MAP^T x_n|, where the JJ bound touches the likelihood at the MAP, and
-        # the JJ fixed point is close, so a few sweeps suffice instead of tens.
-        mean = _map_weights(X, y, sample_weight, prior_precision)
+        self._moments_cache = None
+        # Start at the MAP weights under E[alpha] = 1, with q(w) a point mass there: the
+        # first xi's are then |w_MAP^T x_n|, where the JJ bound touches the likelihood.
+        mean = _map_weights(X, y, sample_weight, self._prior_precision(shape, shape))
         # Jitter the start by 1% of the weights' scale so that restarts differ.
         jitter = 0.01 * np.abs(mean).mean(axis=1, keepdims=True)
         self._set_variational_params(
@@ -274,66 +368,173 @@ class VariationalLogisticRegression(ClassifierMixin, VariationalEstimator):
         )
 
     def _local_step(self, X, y, sample_weight=None):
-        """Optimal xi given q(w) (PRML eq. 10.163); returns the statistics G and r."""
-        s = np.ones(X.shape[0], dtype=X.dtype) if sample_weight is None else sample_weight
-        second_moment = self._cov + np.einsum("ki,kj->kij", self._mean, self._mean)
-        n_models = y.shape[1]
-        xi = np.empty((X.shape[0], n_models))
-        lam = np.empty_like(xi)
-        gram = np.empty_like(second_moment)
-        for k in range(n_models):  # one product over all samples per binary model
-            quad = np.einsum("ni,ni->n", X @ second_moment[k].astype(X.dtype), X)
-            xi[:, k] = np.sqrt(np.maximum(quad, 0.0))
-            lam[:, k] = jaakkola_jordan_lambda(xi[:, k])
-            gram[k] = _weighted_gram(X, 2.0 * s * lam[:, k])
+        """Optimal xi given q(w) (PRML eq. 10.163), and the statistics of the q(w) updates.
+
+        Returns G and r for coordinate ascent and the curvature H of the bound profiled
+        over xi for the Newton proposal (see the module docstring).
+        """
+        s = np.ones(X.shape[0]) if sample_weight is None else sample_weight.astype(np.float64)
+        mu, var = self._train_logit_moments(X)
+        xi = np.sqrt(mu**2 + var)
+        lam = jaakkola_jordan_lambda(xi)
         self._xi = xi
+        # h = (var 2 lambda(xi) + mu^2 sigma(xi) sigma(-xi)) / xi^2, and 1/4 at xi = 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            curvature = (var * 2.0 * lam + mu**2 * expit(xi) * expit(-xi)) / xi**2
+        curvature[xi == 0.0] = 0.25
+        n_models = y.shape[1]
+        gram = np.stack([_weighted_gram(X, 2.0 * s * lam[:, k]) for k in range(n_models)])
+        hessian = np.stack([_weighted_gram(X, s * curvature[:, k]) for k in range(n_models)])
         log_sigma = log_expit(xi) - 0.5 * xi + lam * xi**2
-        r = (X.T @ (s[:, None] * (y - 0.5))).T.astype(np.float64)
-        return {"gram": gram, "r": r, "xi_terms": s @ log_sigma}
+        r = (X.T @ (s[:, None] * (y - 0.5)).astype(X.dtype)).T.astype(np.float64)
+        return {
+            "gram": gram.astype(np.float64),
+            "hessian": hessian.astype(np.float64),
+            "r": r,
+            "xi_terms": s @ log_sigma,
+        }
 
     def _global_step(self, stats, scale):
-        gram, r = scale * stats["gram"], scale * stats["r"]
-        self._stats = stats
-        # q(w): PRML eq. (10.156)-(10.157), through a Cholesky factor of the precision.
-        e_alpha, _ = self._prior_precision_moments()
+        """q(w) and q(alpha) given xi, and a Newton proposal for ``_refine``.
+
+        Coordinate ascent: q(w) by PRML eq. (10.156)-(10.157) (through a Cholesky factor
+        of the precision), then q(alpha) (Drugowitsch 2013, eq. 30-31). The joint
+        optimum of q(w) q(alpha) given xi (MacKay's evidence fixed point) is computed
+        too, and per binary model whichever gives the higher bound is kept.
+        """
+        gram, hessian, r = (scale * stats[key] for key in ("gram", "hessian", "r"))
+        xi_terms = scale * stats["xi_terms"]
+        old_mean = self._mean
+        candidates = [
+            self._qw_given_precision(
+                gram, r, self._prior_precision(self._prec_shape, self._prec_rate)
+            )
+        ]
+        # MacKay's evidence fixed point given xi, per binary model (a candidate).
+        e_alpha = gamma_expectation(self._prec_shape, self._prec_rate)
+        alpha = np.array(
+            [
+                _evidence_precision(
+                    gram[k],
+                    r[k],
+                    self.lambda_1,
+                    self.lambda_2,
+                    self.fit_intercept,
+                    e_alpha[k] if self.ard else float(e_alpha[k, 0]),
+                )
+                for k in range(len(r))
+            ]
+        ).reshape(e_alpha.shape)
+        shape = self._prec_shape
+        candidates.append(
+            self._qw_given_precision(gram, r, self._prior_precision(shape, shape / alpha))
+        )
+        best = None
+        for mean, cov in candidates:
+            shape, rate = self._precision_update(mean, cov)
+            bound = (
+                np.einsum("ki,ki->k", mean, r)
+                + xi_terms
+                - 0.5 * np.einsum("kij,kji->k", cov + np.einsum("ki,kj->kij", mean, mean), gram)
+                + self._prior_terms(mean, cov, shape, rate)
+            )
+            if best is None:
+                best = [mean, cov, shape, rate, bound]
+                continue
+            better = bound > best[4]
+            for slot, value in enumerate((mean, cov, shape, rate, bound)):
+                best[slot] = np.where(
+                    better.reshape((-1,) + (1,) * (value.ndim - 1)), value, best[slot]
+                )
+        mean, cov, shape, rate, _ = best
+        self._set_variational_params(
+            {"_mean": mean, "_cov": cov, "_prec_shape": shape, "_prec_rate": rate}
+        )
+        # Newton's step on the bound profiled over xi and q(alpha), from where this sweep
+        # started, with its true curvature instead of the JJ bound's G (module docstring).
+        e_alpha = self._prior_precision(shape, rate)
+        n_weights = len(self._group_of)
+        newton = np.array(old_mean, copy=True)
+        for k in range(len(r)):
+            gradient = r[k] - gram[k] @ old_mean[k] - e_alpha[k] * old_mean[k]
+            precision = hessian[k] + np.diag(e_alpha[k])
+            # -a_g log b_g(m) of the profiled q(alpha): minus a_g / b_g^2 m_g m_g^T
+            profile = old_mean[k, :n_weights] / rate[k, self._group_of]
+            profile_scale = shape[k, self._group_of]
+            if self.ard:
+                correction = np.diag(profile_scale * profile**2)
+            else:
+                correction = profile_scale[0] * np.outer(profile, profile)
+            profiled = precision.copy()
+            profiled[:n_weights, :n_weights] -= correction
+            try:  # the profile's correction may make it indefinite: then leave it out
+                np.linalg.cholesky(profiled)
+            except np.linalg.LinAlgError:
+                profiled = precision
+            newton[k] += np.linalg.solve(profiled, gradient)
+        self._newton_mean = newton
+
+    def _qw_given_precision(self, gram, r, e_alpha):
+        """q(w) = N(m, S) given xi and E[alpha]: PRML eq. (10.156)-(10.157)."""
         precision = gram.copy()
         idx = np.arange(precision.shape[-1])
         precision[:, idx, idx] += e_alpha
         cov = _inverse_spd(precision)
-        mean = np.einsum("kij,kj->ki", cov, r)
-        # q(alpha): Drugowitsch (2013) eq. (30)-(31), per group of weights.
-        second = (mean**2 + np.diagonal(cov, axis1=-2, axis2=-1))[:, : len(self._group_of)]
-        n_groups = self._prec_shape.shape[1]
-        sizes = np.bincount(self._group_of, minlength=n_groups)
-        sums = np.stack(
-            [np.bincount(self._group_of, weights=row, minlength=n_groups) for row in second]
+        return np.einsum("kij,kj->ki", cov, r), cov
+
+    def _refine(self, X, y, sample_weight=None):
+        """Line search from the coordinate-ascent mean towards the Newton proposal.
+
+        The bound profiled over xi, at the new q(w)'s covariance and q(alpha), as a
+        function of the mean alone, is evaluated at 4 points of the segment (one product
+        with X for all of them); the best is kept, then q(alpha) is updated once more.
+        Neither step can lower the ELBO: the coordinate-ascent mean is one of the points.
+        """
+        s = np.ones(X.shape[0]) if sample_weight is None else sample_weight.astype(np.float64)
+        proposal = getattr(self, "_newton_mean", None)
+        if proposal is None:
+            return
+        self._newton_mean = None
+        _, var = self._train_logit_moments(X)  # the new covariance's variances
+        steps = np.array([1.0, 0.5, 0.25, 0.0])
+        mean = self._mean
+        points = mean[:, None, :] + steps[None, :, None] * (proposal - mean)[:, None, :]
+        n_models, n_points, n_coefs = points.shape
+        mu = (X @ points.reshape(-1, n_coefs).T.astype(X.dtype)).astype(np.float64)
+        mu = mu.reshape(-1, n_models, n_points)
+        xi = np.sqrt(mu**2 + var[:, :, None])
+        targets = np.asarray(y, dtype=np.float64)[:, :, None]
+        data = np.einsum("n,nkp->kp", s, (targets - 0.5) * mu + log_expit(xi) - 0.5 * xi)
+        cov = self._cov
+        profiled = data + np.column_stack(
+            [
+                self._prior_terms(points[:, p], cov, *self._precision_update(points[:, p], cov))
+                for p in range(n_points)
+            ]
         )
+        choice = np.argmax(profiled, axis=1)
+        if not np.any(steps[choice] > 0.0):
+            return
+        mean = points[np.arange(n_models), choice]
+        shape, rate = self._precision_update(mean, self._cov)
         self._set_variational_params(
-            {
-                "_mean": mean,
-                "_cov": cov,
-                "_prec_shape": np.broadcast_to(self.lambda_1 + 0.5 * sizes, sums.shape).copy(),
-                "_prec_rate": self.lambda_2 + 0.5 * sums,
-            }
+            {"_mean": mean, "_cov": self._cov, "_prec_shape": shape, "_prec_rate": rate}
         )
+        self._moments_cache = (X, mean, self._cov, mu[:, np.arange(n_models), choice], var)
 
     def _elbo(self, X, y, sample_weight=None):
-        stats = self._stats
-        gram, r = stats["gram"], stats["r"]
-        mean, cov = self._mean, self._cov
-        second_moment = cov + np.einsum("ki,kj->kij", mean, mean)
-        likelihood_bound = (
-            np.einsum("ki,ki->k", mean, r)
-            + stats["xi_terms"]
-            - 0.5 * np.einsum("kij,kji->k", second_moment, gram)
-        )
-        e_alpha, e_log_alpha = self._prior_precision_moments()
-        second = mean**2 + np.diagonal(cov, axis1=-2, axis2=-1)
-        log_prior_w = 0.5 * np.sum(e_log_alpha - LOG_2PI - e_alpha * second, axis=1)
-        _, logdet = np.linalg.slogdet(cov)
-        entropy_w = 0.5 * cov.shape[-1] * (1.0 + LOG_2PI) + 0.5 * logdet
-        kl_alpha = gamma_kl(self._prec_shape, self._prec_rate, self.lambda_1, self.lambda_2)
-        return float(np.sum(likelihood_bound + log_prior_w + entropy_w - kl_alpha.sum(axis=1)))
+        """The JJ bound at the optimal xi for the current q(w), plus the prior terms.
+
+        At xi_n^2 = E[a_n^2] (PRML eq. 10.163) the bound's lambda term vanishes and the
+        likelihood term of sample n is (t_n - 1/2) E[a_n] + log sigma(xi_n) - xi_n / 2.
+        """
+        s = np.ones(X.shape[0]) if sample_weight is None else sample_weight.astype(np.float64)
+        mu, var = self._train_logit_moments(X)
+        xi = np.sqrt(mu**2 + var)
+        self._xi = xi
+        data = s @ ((np.asarray(y, dtype=np.float64) - 0.5) * mu + log_expit(xi) - 0.5 * xi)
+        prior = self._prior_terms(self._mean, self._cov, self._prec_shape, self._prec_rate)
+        return float(np.sum(data + prior))
 
     def _set_variational_params(self, params):
         super()._set_variational_params(params)
@@ -400,19 +601,15 @@ class VariationalLogisticRegression(ClassifierMixin, VariationalEstimator):
             Probabilities, in the order of ``classes_``.
         """
         scores = self.decision_function(X)
-        if scores.ndim == 1:
-            positive = expit(scores)
-            return np.column_stack([1.0 - positive, positive])
+        if scores.ndim == 1:  # expit(-s), not 1 - expit(s), which rounds to 0 first
+            return np.column_stack([expit(-scores), expit(scores)])
         proba = expit(scores)
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            return np.column_stack([log_expit(-scores), log_expit(scores)])
-        log_proba = log_expit(scores)
-        return log_proba - np.logaddexp.reduce(log_proba, axis=1, keepdims=True)
+        """Logarithm of :meth:`predict_proba` (of its rounded values, as scikit-learn's)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def predict(self, X):
         """The class of highest predictive probability.
@@ -469,3 +666,53 @@ def _inverse_spd(matrices):
     chol = np.linalg.cholesky(matrices)
     chol_inv = np.linalg.solve(chol, np.broadcast_to(np.eye(matrices.shape[-1]), matrices.shape))
     return np.matmul(np.swapaxes(chol_inv, -1, -2), chol_inv)
+
+
+def _group_values(shape, rate, ard):
+    """q(alpha) of one binary model as ``weight_prior_elbo`` takes it: arrays for ARD."""
+    return (shape, rate) if ard else (float(shape[0]), float(rate[0]))
+
+
+def _evidence_precision(gram, r, lambda_1, lambda_2, fit_intercept, alpha):
+    """MacKay's fixed point of the weight precisions given xi.
+
+    Given xi the model is a linear-Gaussian one with posterior precision
+    G + diag(alpha_g(j), INTERCEPT_PRECISION) and shift r, so the evidence fixed point
+    is BayesianRidge's, or ARDRegression's for a precision per weight (MacKay 1992;
+    PRML eq. 3.91-3.92 and 7.87-7.88, with the Gamma hyperprior's terms): it is also the
+    fixed point of the q(w) / q(alpha) coordinate updates given xi, reached in a few
+    steps instead of hundreds. The intercept is eliminated first (Schur complement):
+    the weights' block of S is (G~ + diag(alpha))^-1, G~ = G_ww - g g^T / c, and their
+    mean solves (G~ + diag(alpha)) m = r_w - g r_0 / c. A shared precision (``alpha`` a
+    float) takes O(D) per step in the eigenbasis of G~; one per weight (an array) an
+    O(D^3) inverse per step.
+    """
+    if fit_intercept:
+        corner = gram[-1, -1] + INTERCEPT_PRECISION
+        column = gram[:-1, -1]
+        reduced = gram[:-1, :-1] - np.outer(column, column) / corner
+        shift = r[:-1] - column * (r[-1] / corner)
+    else:
+        reduced, shift = gram, r
+    shared = np.ndim(alpha) == 0
+    if shared:
+        eigenvalues, eigenvectors = np.linalg.eigh(reduced)
+        eigenvalues = np.maximum(eigenvalues, 0.0)
+        rotated = eigenvectors.T @ shift
+    for _ in range(_EVIDENCE_MAX_ITER if shared else _EVIDENCE_ARD_MAX_ITER):
+        if shared:
+            denominator = eigenvalues + alpha
+            mean_norm = np.sum((rotated / denominator) ** 2)
+            well_determined = np.sum(eigenvalues / denominator)  # MacKay's gamma
+        else:
+            cov = _inverse_spd(reduced + np.diag(alpha))
+            mean_norm = (cov @ shift) ** 2
+            well_determined = 1.0 - alpha * np.diagonal(cov)
+        new_alpha = (well_determined + 2.0 * lambda_1) / (mean_norm + 2.0 * lambda_2)
+        if not np.all(np.isfinite(new_alpha) & (new_alpha > 0.0)):
+            break
+        settled = np.max(np.abs(np.log(new_alpha / alpha))) < _EVIDENCE_RTOL
+        alpha = new_alpha
+        if settled:
+            break
+    return alpha
