@@ -381,6 +381,17 @@ class StochasticVIMixin:
     that ``fit`` included.
     """
 
+    def _blend_variational_params(self, previous, target, rho):
+        """``(1 - rho) previous + rho target``, parameter by parameter.
+
+        Right when the named parameters are natural parameters of their factors or
+        affine maps of them; an estimator whose named parameters are not (a Gaussian's
+        mean and covariance) overrides this to blend in natural coordinates.
+        """
+        return {
+            name: _blend(previous[name], target[name], rho) for name in self._variational_params
+        }
+
     def _svi_learning_rate(self, t):
         """Step size of the t-th mini-batch (t >= 1)."""
         return float((self.learning_offset + t) ** (-self.learning_decay))
@@ -424,9 +435,7 @@ class StochasticVIMixin:
         stats = self._local_step(X, y, sample_weight=sample_weight)
         self._global_step(stats, total / batch_size)
         target = self._get_variational_params()
-        self._set_variational_params(
-            {name: _blend(previous[name], target[name], rho) for name in self._variational_params}
-        )
+        self._set_variational_params(self._blend_variational_params(previous, target, rho))
         self.n_batch_iter_ += 1
         if self.verbose >= 2:
             print(

@@ -240,3 +240,56 @@ def test_evidence_step_is_the_coordinate_ascent_fixed_point_given_xi(
         gram, r, lambda_1, lambda_2, fit_intercept, np.ones(n_weights) if ard else 1.0
     )
     assert_allclose(fast, alpha, rtol=1e-6)
+
+
+def test_partial_fit_streams_towards_the_batch_fit():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    X_train, X_test, y_train, y_test = X[:400], X[400:], y[:400], y[400:]
+    batch = VariationalLogisticRegression().fit(X_train, y_train)
+    sd = np.sqrt(np.diagonal(batch.sigma_, axis1=1, axis2=2))
+    stream = VariationalLogisticRegression(total_samples=len(X_train))
+    rng = np.random.default_rng(0)
+    distances = []
+    for _ in range(10):
+        for rows in np.array_split(rng.permutation(len(X_train)), 6):
+            stream.partial_fit(X_train[rows], y_train[rows], classes=[0, 1])
+        distances.append(np.max(np.abs(stream.coef_ - batch.coef_) / sd))
+    # Measured: 0.99 posterior sd after one pass, 0.47 after ten (stochastic VI is slow
+    # here: each step is one xi <-> q(w) update, without the batch fit's Newton step).
+    assert distances[-1] < 0.6 * distances[0]
+    assert distances[-1] < 0.6
+    assert log_loss(y_test, stream.predict_proba(X_test)) < 1.15 * log_loss(
+        y_test, batch.predict_proba(X_test)
+    )
+    assert stream.score(X_test, y_test) >= batch.score(X_test, y_test) - 0.015
+    assert stream.n_batch_iter_ == 60 and stream.n_samples_seen_ == 4000
+
+
+def test_partial_fit_classes():
+    X, y = make_classification(
+        n_samples=90,
+        n_features=3,
+        n_informative=3,
+        n_redundant=0,
+        n_classes=3,
+        n_clusters_per_class=1,
+        random_state=0,
+    )
+    labels = np.array(["a", "b", "c"])[y]
+    first = np.flatnonzero(y == 2)[:10]  # the first batch holds one class only
+    rest = np.random.default_rng(0).permutation(np.setdiff1d(np.arange(90), first))
+    model = VariationalLogisticRegression()
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        model.partial_fit(X[first], labels[first])
+    model.partial_fit(X[first], labels[first], classes=["c", "a", "b"])
+    assert_array_equal(model.classes_, ["a", "b", "c"])
+    for _ in range(3):
+        for rows in np.array_split(rest, 4):
+            model.partial_fit(X[rows], labels[rows])
+    assert model.predict_proba(X).shape == (90, 3)
+    assert model.score(X, labels) > 0.8
+    with pytest.raises(ValueError, match="not among the classes"):
+        model.partial_fit(X[:5], np.array(["a", "b", "d", "a", "b"]))
+    with pytest.raises(ValueError, match="differs from the classes"):
+        model.partial_fit(X[:5], labels[:5], classes=["a", "b"])

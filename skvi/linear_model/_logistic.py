@@ -100,7 +100,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from .._base import VariationalEstimator, check_fitted
+from .._base import StochasticVIMixin, VariationalEstimator, check_fitted
 from .._special import LOG_2PI, gamma_expectation, jaakkola_jordan_lambda
 from ._weight_prior import gaussian_entropy, precision_posterior, weight_prior_elbo
 
@@ -112,7 +112,7 @@ _EVIDENCE_ARD_MAX_ITER = 30  # O(D^3) each; the result is only a candidate (see 
 _EVIDENCE_RTOL = 1e-10
 
 
-class VariationalLogisticRegression(ClassifierMixin, VariationalEstimator):
+class VariationalLogisticRegression(ClassifierMixin, StochasticVIMixin, VariationalEstimator):
     """Bayesian logistic regression fitted by the Jaakkola-Jordan variational bound.
 
     A Gaussian prior on the weights with a Gamma prior on their precision (one shared
@@ -151,6 +151,13 @@ class VariationalLogisticRegression(ClassifierMixin, VariationalEstimator):
         Continue from the previous fit's posterior.
     verbose : int, default=0
         1 prints a line per restart, 2 a line per sweep.
+    learning_decay : float, default=0.7
+        kappa in the step size ``(learning_offset + t) ** -kappa`` of :meth:`partial_fit`.
+    learning_offset : float, default=10.0
+        tau_0 in that step size.
+    total_samples : float or None, default=None
+        Size of the data set :meth:`partial_fit` streams over; the number of samples seen
+        so far if None.
 
     Attributes
     ----------
@@ -214,6 +221,9 @@ class VariationalLogisticRegression(ClassifierMixin, VariationalEstimator):
         "ard": ["boolean"],
         "lambda_1": [Interval(Real, 0, None, closed="neither")],
         "lambda_2": [Interval(Real, 0, None, closed="neither")],
+        "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
+        "learning_offset": [Interval(Real, 0.0, None, closed="left")],
+        "total_samples": [None, Interval(Real, 0.0, None, closed="neither")],
     }
     _variational_params = ("_mean", "_cov", "_prec_shape", "_prec_rate")
 
@@ -231,6 +241,9 @@ class VariationalLogisticRegression(ClassifierMixin, VariationalEstimator):
         random_state=None,
         warm_start=False,
         verbose=0,
+        learning_decay=0.7,
+        learning_offset=10.0,
+        total_samples=None,
     ):
         self.fit_intercept = fit_intercept
         self.ard = ard
@@ -243,6 +256,9 @@ class VariationalLogisticRegression(ClassifierMixin, VariationalEstimator):
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
+        self.total_samples = total_samples
 
     def __getstate__(self):
         # The per-sample caches of a fit (logit moments, xi) are not part of the model.
@@ -255,19 +271,38 @@ class VariationalLogisticRegression(ClassifierMixin, VariationalEstimator):
     def _validate_fit_data(self, X, y, sample_weight, reset):
         X, y, sample_weight = super()._validate_fit_data(X, y, sample_weight, reset)
         check_classification_targets(y)
-        classes, y_index = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(
-                f"VariationalLogisticRegression needs samples of at least 2 classes; "
-                f"y has only 1 class: {classes.tolist()}."
-            )
+        streaming = self.__dict__.get("_stream_classes", False) is not False
+        declared = self.__dict__.get("_stream_classes")
         if reset:
+            classes = np.unique(y if declared is None else declared)
+            if len(classes) < 2:
+                raise ValueError(
+                    f"VariationalLogisticRegression needs samples of at least 2 classes; "
+                    f"y has only 1 class: {classes.tolist()}."
+                )
             self.classes_ = classes
-        elif not np.array_equal(classes, self.classes_):
+        elif streaming:  # partial_fit: a batch may hold any of the known classes
+            if declared is not None and not np.array_equal(np.unique(declared), self.classes_):
+                raise ValueError(
+                    f"classes={np.unique(declared).tolist()} differs from the classes of "
+                    f"the first call, {self.classes_.tolist()}."
+                )
+        else:
+            classes = np.unique(y)
+            if not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"warm_start: y has classes {classes.tolist()}, the previous fit had "
+                    f"{self.classes_.tolist()}."
+                )
+        classes = self.classes_
+        unknown = ~np.isin(y, classes)
+        if unknown.any():
             raise ValueError(
-                f"warm_start: y has classes {classes.tolist()}, the previous fit had "
-                f"{self.classes_.tolist()}."
+                f"y has labels {np.unique(y[unknown]).tolist()} that are not among the "
+                f"classes {classes.tolist()}; pass every class in `classes` on the first "
+                "call to partial_fit."
             )
+        y_index = np.searchsorted(classes, y)
         # One binary model per class in one-vs-rest; with two classes one model,
         # for the second class, as sklearn's LogisticRegression.
         n_models = 1 if len(classes) == 2 else len(classes)
@@ -535,6 +570,63 @@ class VariationalLogisticRegression(ClassifierMixin, VariationalEstimator):
         data = s @ ((np.asarray(y, dtype=np.float64) - 0.5) * mu + log_expit(xi) - 0.5 * xi)
         prior = self._prior_terms(self._mean, self._cov, self._prec_shape, self._prec_rate)
         return float(np.sum(data + prior))
+
+    def _blend_variational_params(self, previous, target, rho):
+        """Stochastic VI's step on q(w) in its natural parameters S^-1 and S^-1 m.
+
+        Hoffman et al. (2013), eq. 26-27: blending the mean and covariance themselves
+        would not be the natural-gradient step. q(alpha)'s shape and rate are affine in
+        its natural parameters and blend as they are. The point mass that
+        ``_initialize`` starts from has no finite natural parameters: the first step
+        from it takes the target.
+        """
+        if not np.any(previous["_cov"]):
+            return target
+        precisions = [_inverse_spd(params["_cov"]) for params in (previous, target)]
+        precision = (1.0 - rho) * precisions[0] + rho * precisions[1]
+        shift = (1.0 - rho) * np.einsum(
+            "kij,kj->ki", precisions[0], previous["_mean"]
+        ) + rho * np.einsum("kij,kj->ki", precisions[1], target["_mean"])
+        cov = _inverse_spd(precision)
+        blended = super()._blend_variational_params(previous, target, rho)
+        blended.update({"_mean": np.einsum("kij,kj->ki", cov, shift), "_cov": cov})
+        return blended
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One step of stochastic VI on a mini-batch (Hoffman et al. 2013).
+
+        The first call on an unfitted estimator starts from its batch (the MAP start of
+        :meth:`fit`); after :meth:`fit` the stream continues the fitted posterior. Each
+        call computes the batch's xi, sets q(w) and q(alpha) to their optimum for the
+        batch scaled to ``total_samples``, and blends the old factors with it in natural
+        parameters, with the step size ``(learning_offset + t) ** -learning_decay`` of
+        the t-th batch. ``elbo_`` and the other convergence attributes are set by
+        :meth:`fit` only.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One mini-batch.
+        y : array-like of shape (n_samples,)
+            Its labels; after the first call any subset of ``classes_``.
+        classes : array-like of shape (n_classes,), default=None
+            Every class of the stream, required on the first call when its batch does
+            not hold them all (as scikit-learn's ``SGDClassifier.partial_fit``).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the batch's samples.
+
+        Returns
+        -------
+        self : VariationalLogisticRegression
+            The updated estimator.
+        """
+        self._stream_classes = classes
+        try:
+            super().partial_fit(X, y, sample_weight=sample_weight)
+        finally:
+            for name in ("_stream_classes", "_moments_cache", "_xi", "_newton_mean"):
+                self.__dict__.pop(name, None)
+        return self
 
     def _set_variational_params(self, params):
         super()._set_variational_params(params)
