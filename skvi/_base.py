@@ -99,6 +99,7 @@ def run_cavi(estimator, X, y, sample_weight, monitor, max_iter):
 
 def _fit_one_restart(template, X, y, sample_weight, seed, label, initialize=True):
     """One restart on a private shallow copy of ``template`` (safe in any process)."""
+    X, y, sample_weight = _aligned(X), _aligned(y), _aligned(sample_weight)
     estimator = copy.copy(template)
     if initialize:
         estimator._initialize(X, y, np.random.RandomState(seed), sample_weight=sample_weight)
@@ -444,6 +445,20 @@ class StochasticVIMixin:
                 flush=True,
             )
         return self
+
+
+def _aligned(a):
+    """``a``, or a copy of it if one of its buffers is misaligned.
+
+    joblib's dask backend unpickles arrays at odd addresses; numpy runs other loops on
+    misaligned data, which round differently, and a restart must give the same bits on
+    every backend and for every n_jobs.
+    """
+    buffers = [a] if isinstance(a, np.ndarray) else [getattr(a, "data", None)]
+    buffers += [getattr(a, name, None) for name in ("indices", "indptr")]  # sparse
+    if any(isinstance(b, np.ndarray) and not b.flags.aligned for b in buffers):
+        return a.copy()
+    return a
 
 
 def _sample_count(X, sample_weight):
