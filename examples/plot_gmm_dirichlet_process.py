@@ -72,7 +72,6 @@ ax2.set_xlabel("sweep")
 ax2.set_ylabel("expected samples N_k")
 ax2.set_title(f"{n_components} components, Dirichlet-process prior")
 fig.tight_layout()
-fig.savefig("gmm_dirichlet_process_elbo.png", dpi=100)
 print(f"active components after {len(elbos)} sweeps: {active[-1]} (ELBO {elbos[-1]:.1f})")
 
 # %%
@@ -104,7 +103,6 @@ for ax, est, title in [
     mass = np.exp(log_density).sum() * (u[1] - u[0]) * (v[1] - v[0])
     ax.set_title(f"{title}\nmass on this window: {mass:.4f}", fontsize=10)
 fig.colorbar(cs, ax=axes, label="log density")
-fig.savefig("gmm_dirichlet_process_density.png", dpi=100)
 print(
     f"held-in mean log density: skvi {ours.score(X):.4f}, scikit-learn {peer.score(X):.4f}; "
     f"active components: skvi {ours.n_active_components_}, "

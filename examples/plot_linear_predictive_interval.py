@@ -1,7 +1,7 @@
 """
-=================================================
+==================================================
 Predictive intervals of Bayesian linear regression
-=================================================
+==================================================
 
 :class:`~skvi.VariationalLinearRegression` fits the model of scikit-learn's
 :class:`~sklearn.linear_model.BayesianRidge` by mean-field variational inference.
