@@ -369,10 +369,13 @@ class VariationalLogisticRegression(ClassifierMixin, StochasticVIMixin, Variatio
         ):
             return cache[3], cache[4]
         mean = (X @ self._mean.T.astype(X.dtype)).astype(np.float64)
-        var = np.column_stack(
-            [np.einsum("ni,ni->n", X @ cov.astype(X.dtype), X) for cov in self._cov]
-        )
-        var = np.maximum(var, 0.0, dtype=np.float64)
+        if not np.any(self._cov):  # the point mass that _initialize starts from
+            var = np.zeros_like(mean)
+        else:
+            var = np.column_stack(
+                [np.einsum("ni,ni->n", X @ cov.astype(X.dtype), X) for cov in self._cov]
+            )
+            var = np.maximum(var, 0.0, dtype=np.float64)
         self._moments_cache = (X, self._mean, self._cov, mean, var)
         return mean, var
 
