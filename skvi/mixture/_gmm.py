@@ -226,7 +226,13 @@ class VariationalGMM(StochasticVIMixin, DensityMixin, VariationalEstimator):
         Form of the precision posteriors; see the Notes for 'tied', 'diag' and
         'spherical'.
     tol : float, default=1e-3
-        Stop when the ELBO per training sample changes by less than ``tol``.
+        Stop when the ELBO per training sample changes by less than ``tol`` (as
+        scikit-learn's ``GaussianMixture``). ``BayesianGaussianMixture`` compares the
+        change of its bound summed over the samples with its ``tol``, so it stops N
+        times later: pass ``tol=1e-3 / n_samples`` for the same rule, for example when
+        the Dirichlet-process prior should drain superfluous components (which takes
+        many small steps) or after ``init_params='random'`` (whose near-symmetric start
+        moves slowly at first).
     reg_covar : float, default=1e-6
         Added to the diagonal of every component's scatter, as in scikit-learn (here as a
         term of the objective, see the Notes).
