@@ -534,11 +534,11 @@ class VariationalLinearRegression(RegressorMixin, VariationalEstimator):
     lambda_ : float or ndarray of shape (n_features,)
         Posterior mean of the weight precision (one per feature with ``ard=True``).
     alpha_shape_ : float
-        Shape of q(alpha) = Gamma(alpha_shape_, alpha_rate_).
+        Shape of q(alpha) = ``Gamma(alpha_shape_, alpha_rate_)``.
     alpha_rate_ : float
         Rate of q(alpha).
     lambda_shape_ : float or ndarray of shape (n_features,)
-        Shape of q(lambda) = Gamma(lambda_shape_, lambda_rate_).
+        Shape of q(lambda) = ``Gamma(lambda_shape_, lambda_rate_)``.
     lambda_rate_ : float or ndarray of shape (n_features,)
         Rate of q(lambda).
     X_offset_ : ndarray of shape (n_features,)
