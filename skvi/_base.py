@@ -289,8 +289,8 @@ class VariationalEstimator(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            Training data; a dask array is fitted where its blocks are (see Notes).
         y : array-like of shape (n_samples,) or None
             Target values for supervised estimators; ignored otherwise.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -300,7 +300,25 @@ class VariationalEstimator(BaseEstimator):
         -------
         self : object
             The fitted estimator.
+
+        Notes
+        -----
+        With a :class:`dask.array.Array` X (``pip install "skvi[distributed]"``) the
+        local step runs on each block of rows, on the workers of the current
+        :class:`distributed.Client` (else on dask's threaded scheduler), and returns
+        statistics that are summed; the global step runs in this process
+        (``skvi._dask``). ``y`` and ``sample_weight`` may be numpy or dask arrays.
+        The fit is the in-memory one up to rounding, except where a start needs all
+        the data at once: VariationalGMM's 'kmeans' and 'k-means++' run on a uniform
+        subsample of at most 100 000 rows gathered here (all rows, hence the same
+        start, on smaller data) and its 'random' start draws block by block.
+        Restarts run one after another; ``n_jobs`` is not used. Predict block by
+        block, e.g. ``X.map_blocks(est.predict, drop_axis=1, dtype=int)``.
         """
+        from ._dask import fit_dask, is_dask_array  # imports no dask
+
+        if is_dask_array(X):  # local steps on the blocks where they live (skvi._dask)
+            return fit_dask(self, X, y, sample_weight)
         warm = bool(self.warm_start) and self._has_variational_params()
         if warm and (problem := self._warm_start_mismatch()):
             raise ValueError(

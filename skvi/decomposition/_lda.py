@@ -740,8 +740,10 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Document-word counts (non-negative).
+        X : {array-like, sparse matrix, dask.array.Array} of shape (n_samples, n_features)
+            Document-word counts (non-negative). A dask array (of dense or scipy.sparse
+            blocks, batch learning only) is fitted where its blocks are; see
+            :meth:`skvi._base.VariationalEstimator.fit`.
         y : Ignored
             Not used, present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -950,3 +952,34 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float32", "float64"]
         return tags
+
+    # ------------------------------------------------ fit on a dask array (skvi._dask)
+    #: Each block's documents keep their gamma between sweeps, on the worker.
+    _dask_local_state = ("_doc_topic_gamma", "_doc_fingerprint")
+    #: The per-sweep cache stays on the client (``_dask_set_pieces`` fills it there).
+    _dask_client_only = ("_elbo_cache",)
+
+    def _dask_unsupported(self):
+        if self.learning_method == "online":
+            return (
+                "learning_method='online' steps through the mini-batches one after "
+                "another; use learning_method='batch', or partial_fit on the blocks "
+                "(for block in X.blocks: lda.partial_fit(block.compute()))."
+            )
+        return None
+
+    def _dask_prepare_block(self, X, y, sample_weight):
+        return _as_csr(X), y, sample_weight
+
+    def _dask_pieces(self):
+        """The block's additive ELBO pieces (the statistics come separately)."""
+        cache = self._elbo_cache
+        keys = ("log_norm", "s_dot_e_old", "e_log_theta_sum", "log_q_theta", "weight")
+        return {key: cache[key] for key in keys}
+
+    def _dask_set_pieces(self, pieces, stats):
+        self._elbo_cache = {**pieces, "sstats": stats}
+
+    def _dask_finalize_fit(self, data):
+        tokens = data.normalizer
+        self.bound_ = float(np.exp(-self.elbo_ / tokens)) if tokens > 0 else np.inf

@@ -963,3 +963,19 @@ class VariationalLinearRegression(RegressorMixin, VariationalEstimator):
         scale = np.sqrt(weight_var + 1.0 / self.alpha_)
         half = sp_stats.t.ppf(0.5 + 0.5 * coverage, df=2.0 * self.alpha_shape_) * scale
         return (mean - half).astype(mean.dtype), (mean + half).astype(mean.dtype)
+
+    # ------------------------------------------------ fit on a dask array (skvi._dask)
+    #: The local step reads the statistics formed once per fit, not the data.
+    _dask_local_step_on_client = True
+
+    def _dask_check_priors(self, data):
+        """The statistics of every block, merged (Chan et al. 1979), then ``_check_priors``."""
+        stats = data.map_reduce(self._dask_block_stats, self.fit_intercept)
+        if not self.ard:
+            stats.eigen()
+        self._pending_stats = stats
+        self._check_priors(data.meta_X, data.meta_y)
+
+    @staticmethod
+    def _dask_block_stats(X, y, sample_weight, start, centred):
+        return _LinearStats.from_data(X, y, sample_weight, centred)

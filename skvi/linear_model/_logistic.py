@@ -108,6 +108,7 @@ __all__ = ["VariationalLogisticRegression"]
 
 INTERCEPT_PRECISION = 1e-6  # prior precision of the intercept: a N(0, 1000^2) prior
 _EVIDENCE_MAX_ITER = 100
+_LINE_STEPS = np.array([1.0, 0.5, 0.25, 0.0])  # the line search: 1 is Newton's proposal
 _EVIDENCE_ARD_MAX_ITER = 30  # O(D^3) each; the result is only a candidate (see _global_step)
 _EVIDENCE_RTOL = 1e-10
 
@@ -273,43 +274,52 @@ class VariationalLogisticRegression(ClassifierMixin, StochasticVIMixin, Variatio
         check_classification_targets(y)
         streaming = self.__dict__.get("_stream_classes", False) is not False
         declared = self.__dict__.get("_stream_classes")
+        if reset or not streaming:
+            self._check_classes(np.unique(y if declared is None else declared), reset)
+        elif declared is not None and not np.array_equal(np.unique(declared), self.classes_):
+            raise ValueError(
+                f"classes={np.unique(declared).tolist()} differs from the classes of the "
+                f"first call, {self.classes_.tolist()}."
+            )
+        # partial_fit: a batch may hold any of the known classes
+        unknown = ~np.isin(y, self.classes_)
+        if unknown.any():
+            raise ValueError(
+                f"y has labels {np.unique(y[unknown]).tolist()} that are not among the "
+                f"classes {self.classes_.tolist()}; pass every class in `classes` on the "
+                "first call to partial_fit."
+            )
+        X, targets = self._layout(X, y)
+        return X, targets, sample_weight
+
+    def _check_classes(self, classes, reset):
+        """Set ``classes_`` (a new fit) or check them against it (a warm start)."""
         if reset:
-            classes = np.unique(y if declared is None else declared)
             if len(classes) < 2:
                 raise ValueError(
                     f"VariationalLogisticRegression needs samples of at least 2 classes; "
                     f"y has only 1 class: {classes.tolist()}."
                 )
             self.classes_ = classes
-        elif streaming:  # partial_fit: a batch may hold any of the known classes
-            if declared is not None and not np.array_equal(np.unique(declared), self.classes_):
-                raise ValueError(
-                    f"classes={np.unique(declared).tolist()} differs from the classes of "
-                    f"the first call, {self.classes_.tolist()}."
-                )
-        else:
-            classes = np.unique(y)
-            if not np.array_equal(classes, self.classes_):
-                raise ValueError(
-                    f"warm_start: y has classes {classes.tolist()}, the previous fit had "
-                    f"{self.classes_.tolist()}."
-                )
-        classes = self.classes_
-        unknown = ~np.isin(y, classes)
-        if unknown.any():
+        elif not np.array_equal(classes, self.classes_):
             raise ValueError(
-                f"y has labels {np.unique(y[unknown]).tolist()} that are not among the "
-                f"classes {classes.tolist()}; pass every class in `classes` on the first "
-                "call to partial_fit."
+                f"warm_start: y has classes {classes.tolist()}, the previous fit had "
+                f"{self.classes_.tolist()}."
             )
-        y_index = np.searchsorted(classes, y)
-        # One binary model per class in one-vs-rest; with two classes one model,
-        # for the second class, as sklearn's LogisticRegression.
-        n_models = 1 if len(classes) == 2 else len(classes)
-        targets = (y_index[:, None] == np.arange(len(classes))[None, -n_models:]).astype(X.dtype)
+
+    def _layout(self, X, y):
+        """X with the intercept's column of ones, and the 0/1 targets of each binary model.
+
+        One binary model per class in one-vs-rest; with two classes one model, for the
+        second class, as scikit-learn's LogisticRegression.
+        """
+        n_classes = len(self.classes_)
+        n_models = 1 if n_classes == 2 else n_classes
+        y_index = np.searchsorted(self.classes_, y)
+        targets = (y_index[:, None] == np.arange(n_classes)[None, -n_models:]).astype(X.dtype)
         if self.fit_intercept:
             X = np.hstack([X, np.ones((X.shape[0], 1), dtype=X.dtype)])
-        return X, targets, sample_weight
+        return X, targets
 
     def _prior_precision(self, shape, rate):
         """E[precision] of each coefficient's prior, (n_models, n_coefs); intercept's fixed."""
@@ -369,13 +379,7 @@ class VariationalLogisticRegression(ClassifierMixin, StochasticVIMixin, Variatio
         ):
             return cache[3], cache[4]
         mean = (X @ self._mean.T.astype(X.dtype)).astype(np.float64)
-        if not np.any(self._cov):  # the point mass that _initialize starts from
-            var = np.zeros_like(mean)
-        else:
-            var = np.column_stack(
-                [np.einsum("ni,ni->n", X @ cov.astype(X.dtype), X) for cov in self._cov]
-            )
-            var = np.maximum(var, 0.0, dtype=np.float64)
+        var = _logit_variances(X, self._cov)
         self._moments_cache = (X, self._mean, self._cov, mean, var)
         return mean, var
 
@@ -387,14 +391,19 @@ class VariationalLogisticRegression(ClassifierMixin, StochasticVIMixin, Variatio
         self._group_of = np.arange(n_weights) if self.ard else np.zeros(n_weights, dtype=int)
 
     def _initialize(self, X, y, random_state, sample_weight=None):
-        n_models = y.shape[1]
-        n_groups = self._group_of.max(initial=-1) + 1
-        shape = np.full((n_models, n_groups), 1.0)
-        self._moments_cache = None
         # Start at the MAP weights under E[alpha] = 1, with q(w) a point mass there: the
         # first xi's are then |w_MAP^T x_n|, where the JJ bound touches the likelihood.
+        shape = self._initial_precision_shape(y.shape[1])
         mean = _map_weights(X, y, sample_weight, self._prior_precision(shape, shape))
-        # Jitter the start by 1% of the weights' scale so that restarts differ.
+        self._start_at(mean, shape, random_state)
+
+    def _initial_precision_shape(self, n_models):
+        """q(alpha)'s shape (and rate) at the start: E[alpha] = 1."""
+        return np.full((n_models, self._group_of.max(initial=-1) + 1), 1.0)
+
+    def _start_at(self, mean, shape, random_state):
+        """q(w) a point mass at ``mean``, jittered by 1% of its scale so restarts differ."""
+        self._moments_cache = None
         jitter = 0.01 * np.abs(mean).mean(axis=1, keepdims=True)
         self._set_variational_params(
             {
@@ -411,7 +420,7 @@ class VariationalLogisticRegression(ClassifierMixin, StochasticVIMixin, Variatio
         Returns G and r for coordinate ascent and the curvature H of the bound profiled
         over xi for the Newton proposal (see the module docstring).
         """
-        s = np.ones(X.shape[0]) if sample_weight is None else sample_weight.astype(np.float64)
+        s = _sample_weights(X, sample_weight)
         mu, var = self._train_logit_moments(X)
         xi = np.sqrt(mu**2 + var)
         lam = jaakkola_jordan_lambda(xi)
@@ -528,37 +537,46 @@ class VariationalLogisticRegression(ClassifierMixin, StochasticVIMixin, Variatio
         with X for all of them); the best is kept, then q(alpha) is updated once more.
         Neither step can lower the ELBO: the coordinate-ascent mean is one of the points.
         """
-        s = np.ones(X.shape[0]) if sample_weight is None else sample_weight.astype(np.float64)
-        proposal = getattr(self, "_newton_mean", None)
-        if proposal is None:
+        points = self._line_points()
+        if points is None:
             return
-        self._newton_mean = None
         _, var = self._train_logit_moments(X)  # the new covariance's variances
-        steps = np.array([1.0, 0.5, 0.25, 0.0])
+        data, mu = _profiled_data_terms(X, y, sample_weight, points, var)
+        choice = self._keep_best(points, data)
+        if choice is not None:
+            mu = mu[:, np.arange(len(choice)), choice]
+            self._moments_cache = (X, self._mean, self._cov, mu, var)
+
+    def _line_points(self):
+        """The line search's points, (n_models, 4, n_coefs), from the Newton proposal."""
+        proposal = self.__dict__.pop("_newton_mean", None)
+        if proposal is None:
+            return None
         mean = self._mean
-        points = mean[:, None, :] + steps[None, :, None] * (proposal - mean)[:, None, :]
-        n_models, n_points, n_coefs = points.shape
-        mu = (X @ points.reshape(-1, n_coefs).T.astype(X.dtype)).astype(np.float64)
-        mu = mu.reshape(-1, n_models, n_points)
-        xi = np.sqrt(mu**2 + var[:, :, None])
-        targets = np.asarray(y, dtype=np.float64)[:, :, None]
-        data = np.einsum("n,nkp->kp", s, (targets - 0.5) * mu + log_expit(xi) - 0.5 * xi)
+        return mean[:, None, :] + _LINE_STEPS[None, :, None] * (proposal - mean)[:, None, :]
+
+    def _keep_best(self, points, data):
+        """Keep each model's point of highest profiled ELBO (data terms + prior terms).
+
+        Returns the chosen index per model, or None when every model keeps its
+        coordinate-ascent mean (the last point).
+        """
         cov = self._cov
         profiled = data + np.column_stack(
             [
                 self._prior_terms(points[:, p], cov, *self._precision_update(points[:, p], cov))
-                for p in range(n_points)
+                for p in range(points.shape[1])
             ]
         )
         choice = np.argmax(profiled, axis=1)
-        if not np.any(steps[choice] > 0.0):
-            return
-        mean = points[np.arange(n_models), choice]
-        shape, rate = self._precision_update(mean, self._cov)
+        if not np.any(_LINE_STEPS[choice] > 0.0):
+            return None
+        mean = points[np.arange(len(choice)), choice]
+        shape, rate = self._precision_update(mean, cov)
         self._set_variational_params(
-            {"_mean": mean, "_cov": self._cov, "_prec_shape": shape, "_prec_rate": rate}
+            {"_mean": mean, "_cov": cov, "_prec_shape": shape, "_prec_rate": rate}
         )
-        self._moments_cache = (X, mean, self._cov, mu[:, np.arange(n_models), choice], var)
+        return choice
 
     def _elbo(self, X, y, sample_weight=None):
         """The JJ bound at the optimal xi for the current q(w), plus the prior terms.
@@ -566,11 +584,9 @@ class VariationalLogisticRegression(ClassifierMixin, StochasticVIMixin, Variatio
         At xi_n^2 = E[a_n^2] (PRML eq. 10.163) the bound's lambda term vanishes and the
         likelihood term of sample n is (t_n - 1/2) E[a_n] + log sigma(xi_n) - xi_n / 2.
         """
-        s = np.ones(X.shape[0]) if sample_weight is None else sample_weight.astype(np.float64)
         mu, var = self._train_logit_moments(X)
-        xi = np.sqrt(mu**2 + var)
-        self._xi = xi
-        data = s @ ((np.asarray(y, dtype=np.float64) - 0.5) * mu + log_expit(xi) - 0.5 * xi)
+        self._xi = np.sqrt(mu**2 + var)
+        data = _profiled_bound(mu, var, y, _sample_weights(X, sample_weight))
         prior = self._prior_terms(self._mean, self._cov, self._prec_shape, self._prec_rate)
         return float(np.sum(data + prior))
 
@@ -723,32 +739,147 @@ class VariationalLogisticRegression(ClassifierMixin, StochasticVIMixin, Variatio
         index = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[index]
 
+    # ------------------------------------------------ fit on a dask array (skvi._dask)
+    # These mirror _validate_fit_data, _initialize, _refine and _elbo with the sums over
+    # the samples taken block by block on the workers; tests/test_dask_arrays.py checks
+    # that the result is the in-memory fit's.
+    _dask_client_only = ("_moments_cache", "_xi", "_newton_mean", "_dask_data_term")
 
-def _map_weights(X, targets, sample_weight, prior_precision):
-    """MAP weights of each binary model under N(0, 1 / prior_precision) priors.
+    def _dask_check_priors(self, data):
+        """The classes from every block's labels, then ``_check_priors``."""
+        self._check_classes(data.classes(), data.reset)
+        X, _ = self._layout(data.meta_X, data.meta_y)
+        self._check_priors(X, None)
 
-    L-BFGS on the penalised negative log-likelihood of all binary models at once (one
-    product with X and one with X^T per evaluation), to the accuracy a start needs.
-    Returns a float64 array of shape (n_models, n_coefs).
+    def _dask_prepare_block(self, X, y, sample_weight):
+        """One block laid out as ``_validate_fit_data`` lays out X: targets, intercept."""
+        return (*self._layout(X, y), sample_weight)
+
+    def _dask_initialize(self, data, random_state):
+        """``_initialize``: the MAP start's L-BFGS runs here, on sums over the blocks."""
+        shape = self._initial_precision_shape(data.meta_y.shape[1])
+        mean = _minimize_penalised_loss(
+            lambda W: data.map_reduce(self._dask_loss_terms, W),
+            (data.meta_y.shape[1], data.n_features),
+            self._prior_precision(shape, shape),
+            data.weight_total,
+        )
+        self._start_at(mean, shape, random_state)
+
+    @staticmethod
+    def _dask_loss_terms(X, targets, sample_weight, start, W):
+        return _penalised_loss_terms(X, targets, sample_weight, W)  # on a worker
+
+    def _dask_refine(self, data):
+        """``_refine``: the line search's data terms summed over the blocks.
+
+        Keeps the data term at the chosen mean for ``_dask_elbo``, as ``_refine`` keeps
+        the logit moments for ``_elbo``.
+        """
+        points = self._line_points()
+        if points is None:
+            points = self._mean[:, None, :]  # only the data term, for the ELBO
+        data_terms = data.map_reduce(self._dask_line_terms, points, self._cov)
+        choice = self._keep_best(points, data_terms) if points.shape[1] > 1 else None
+        if choice is None:
+            self._dask_data_term = data_terms[:, -1]  # the last point: the current mean
+        else:
+            self._dask_data_term = data_terms[np.arange(len(choice)), choice]
+
+    @staticmethod
+    def _dask_line_terms(X, targets, sample_weight, start, points, cov):
+        var = _logit_variances(X, cov)  # on a worker
+        return _profiled_data_terms(X, targets, sample_weight, points, var)[0]
+
+    def _dask_elbo(self, data):
+        """``_elbo`` from the data term ``_dask_refine`` kept."""
+        prior = self._prior_terms(self._mean, self._cov, self._prec_shape, self._prec_rate)
+        return float(np.sum(self._dask_data_term + prior))
+
+
+def _sample_weights(X, sample_weight):
+    return np.ones(X.shape[0]) if sample_weight is None else sample_weight.astype(np.float64)
+
+
+def _penalised_loss_terms(X, targets, sample_weight, W):
+    """Each binary model's negative log-likelihood at weights W and its gradient.
+
+    Sums over the rows given (one product with X and one with X^T), so that blocks of
+    rows add up: returns float64 arrays of shapes (n_models,) and (n_models, n_coefs).
     """
-    n_models, n_coefs = targets.shape[1], X.shape[1]
-    s = np.ones(X.shape[0]) if sample_weight is None else sample_weight.astype(np.float64)
+    s = _sample_weights(X, sample_weight)
+    A = X @ W.T.astype(X.dtype)
+    loss = s @ (np.logaddexp(0.0, A) - targets * A)
+    grad = (X.T @ (s[:, None] * (expit(A) - targets)).astype(X.dtype)).T
+    return loss, grad.astype(np.float64)
+
+
+def _minimize_penalised_loss(loss_terms, shape, prior_precision, total_weight):
+    """MAP weights under N(0, 1 / prior_precision) priors, by L-BFGS on all models at once.
+
+    ``loss_terms(W)`` returns the data's loss per model and its gradient (summed over
+    the samples, however they are stored); to the accuracy a start needs.
+    """
 
     def objective(flat):
-        W = flat.reshape(n_models, n_coefs)
-        A = X @ W.T.astype(X.dtype)
-        loss = s @ (np.logaddexp(0.0, A) - targets * A) + 0.5 * np.sum(prior_precision * W**2)
-        grad = (X.T @ (s[:, None] * (expit(A) - targets)).astype(X.dtype)).T
-        return float(np.sum(loss)), (grad + prior_precision * W).ravel()
+        W = flat.reshape(shape)
+        loss, grad = loss_terms(W)
+        penalty = 0.5 * np.sum(prior_precision * W**2)
+        return float(np.sum(loss) + penalty), (grad + prior_precision * W).ravel()
 
     result = minimize(
         objective,
-        np.zeros(n_models * n_coefs),
+        np.zeros(np.prod(shape)),
         jac=True,
         method="L-BFGS-B",
-        options={"maxiter": 200, "gtol": 1e-4 * max(1.0, s.sum())},
+        options={"maxiter": 200, "gtol": 1e-4 * max(1.0, total_weight)},
     )
-    return result.x.reshape(n_models, n_coefs)
+    return result.x.reshape(shape)
+
+
+def _map_weights(X, targets, sample_weight, prior_precision):
+    """MAP weights of each binary model (n_models, n_coefs), float64."""
+    return _minimize_penalised_loss(
+        lambda W: _penalised_loss_terms(X, targets, sample_weight, W),
+        (targets.shape[1], X.shape[1]),
+        prior_precision,
+        float(_sample_weights(X, sample_weight).sum()),
+    )
+
+
+def _logit_variances(X, cov):
+    """``x_n^T S_k x_n`` for every row and binary model, (n_samples, n_models), float64."""
+    if not np.any(cov):  # the point mass that _initialize starts from
+        return np.zeros((X.shape[0], len(cov)))
+    var = np.column_stack([np.einsum("ni,ni->n", X @ c.astype(X.dtype), X) for c in cov])
+    return np.maximum(var, 0.0, dtype=np.float64)
+
+
+def _profiled_bound(mu, var, targets, s):
+    """``sum_n s_n [(t_n - 1/2) mu_n + log sigma(xi_n) - xi_n / 2]``, xi_n^2 = mu_n^2 + v_n.
+
+    The JJ bound at the optimal xi (PRML eq. 10.151 at 10.163), summed over the first
+    axis; ``mu`` and ``var`` broadcast against ``targets``.
+    """
+    xi = np.sqrt(mu**2 + var)
+    terms = (np.asarray(targets, dtype=np.float64) - 0.5) * mu + log_expit(xi) - 0.5 * xi
+    return np.tensordot(s, terms, axes=1)
+
+
+def _profiled_data_terms(X, targets, sample_weight, points, var):
+    """The bound's data terms at each model's line-search points, and their logit means.
+
+    ``points`` (n_models, n_points, n_coefs) and ``var`` (n_samples, n_models): one
+    product with X for every point; returns (n_models, n_points) sums over the rows and
+    the means (n_samples, n_models, n_points).
+    """
+    n_models, n_points, n_coefs = points.shape
+    mu = (X @ points.reshape(-1, n_coefs).T.astype(X.dtype)).astype(np.float64)
+    mu = mu.reshape(-1, n_models, n_points)
+    data = _profiled_bound(
+        mu, var[:, :, None], targets[:, :, None], _sample_weights(X, sample_weight)
+    )
+    return data, mu
 
 
 def _weighted_gram(X, weights):

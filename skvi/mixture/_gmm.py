@@ -126,6 +126,7 @@ M. D. Hoffman, D. M. Blei, C. Wang and J. Paisley (2013). Stochastic variational
 inference. JMLR 14, 1303-1347.
 """
 
+import copy
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -479,7 +480,9 @@ default='dirichlet_process'
         self._cov = make_covariance(self.covariance_type, n_features)
         # the posterior's parameters are float64; the public arrays follow the data
         self._dtype = np.dtype(X.dtype)
-        mean = _weighted_mean(X, sample_weight)
+        # a fit on a dask array brings the moments, summed over its blocks (_dask_check_priors)
+        moments = getattr(self, "_data_moments", None)
+        mean = _weighted_mean(X, sample_weight) if moments is None else moments[0]
 
         if self.weight_concentration_prior is None:
             self.weight_concentration_prior_ = 1.0 / self.n_components
@@ -522,7 +525,8 @@ default='dirichlet_process'
         n_features = X.shape[1]
         kind = self.covariance_type
         if self.covariance_prior is None:
-            cov = _weighted_covariance(X, mean, sample_weight)
+            moments = getattr(self, "_data_moments", None)
+            cov = _weighted_covariance(X, mean, sample_weight) if moments is None else moments[1]
             cov = cov + self.reg_covar * np.eye(n_features)
             if kind in ("full", "tied"):
                 return cov
@@ -1254,3 +1258,88 @@ default='dirichlet_process'
         tags = super().__sklearn_tags__()
         tags.estimator_type = "density_estimator"
         return tags
+
+    # ------------------------------------------------ fit on a dask array (skvi._dask)
+    #: The per-sweep cache stays on the client (``_dask_set_pieces`` fills it there).
+    _dask_client_only = ("_sweep",)
+    #: k-means on a dask array starts from a subsample of at most this many rows.
+    _DASK_KMEANS_ROWS = 100_000
+
+    def _dask_check_priors(self, data):
+        """``_check_priors`` from the data's mean and covariance summed over the blocks."""
+        if data.reset and data.n_samples < max(2, self.n_components):
+            raise ValueError(
+                f"Found {data.n_samples} sample(s) while {type(self).__name__} needs at "
+                f"least 2 and n_components={self.n_components} to start a fit."
+            )
+        self._data_moments = data.moments()
+        try:
+            self._check_priors(data.meta_X, None)
+        finally:
+            del self._data_moments
+
+    def _dask_initialize(self, data, random_state):
+        """``_initialize`` on a dask array; the initial statistics are summed over blocks.
+
+        'random_from_data' draws the same rows as in memory. 'kmeans' and 'k-means++'
+        run on a uniform subsample of at most ``_DASK_KMEANS_ROWS`` rows (and 64 MiB),
+        gathered here: on data no larger than that it is all the rows, in order, and
+        the start is the in-memory one; every row then takes its nearest k-means
+        centre. 'random' draws each block's responsibilities from a stream of its own:
+        the same distribution as in memory, not the same draws.
+        """
+        K = self.n_components
+        self._origin = data.moments()[0]
+        if self.init_params == "random_from_data":
+            if data.has_weights and data.positive_weights >= K:
+                ranks = random_state.choice(data.positive_weights, size=K, replace=False)
+                plan = ("rows", data.positive_weight_rows(ranks))
+            else:
+                plan = ("rows", random_state.choice(data.n_samples, size=K, replace=False))
+        elif self.init_params == "random":
+            plan = ("random", random_state.randint(np.iinfo(np.int32).max))
+        else:
+            rows = max(K, min(self._DASK_KMEANS_ROWS, 2**26 // (8 * data.n_features)))
+            index, X, weight = data.subsample(rows, random_state)
+            if self.init_params == "kmeans":
+                kmeans = KMeans(n_clusters=K, n_init=1, random_state=random_state)
+                plan = ("kmeans", kmeans.fit(X, sample_weight=weight))
+            else:
+                _, chosen = kmeans_plusplus(X, K, random_state=random_state, sample_weight=weight)
+                plan = ("rows", index[chosen])
+        self._global_step(data.map_reduce(self._dask_initial_stats, plan), 1.0)
+
+    def _dask_initial_stats(self, X, y, sample_weight, start, plan):
+        """Statistics of one block's initial responsibilities (on a worker)."""
+        kind, value = plan
+        n, K = X.shape[0], self.n_components
+        if kind == "random":
+            seed = [value, start % 2**32, start // 2**32]
+            resp = np.random.RandomState(seed).uniform(size=(n, K)).astype(X.dtype)
+            resp /= resp.sum(axis=1)[:, None]
+        else:
+            resp = np.zeros((n, K), dtype=X.dtype)
+            if kind == "kmeans":
+                resp[np.arange(n), value.predict(X)] = 1
+            else:  # one row per component
+                hit = np.flatnonzero((value >= start) & (value < start + n))
+                resp[value[hit] - start, hit] = 1
+        return copy.copy(self)._stats_from_resp(X, resp, sample_weight)
+
+    def _dask_pieces(self):
+        """The block's additive ELBO pieces: G and its H[q(Z)] (see ``_elbo``)."""
+        sweep = self._sweep
+        entropy = sweep["lse_sum"] - float(np.sum(sweep["theta"].T * sweep["G"]))
+        return {"G": sweep["G"], "entropy": entropy}
+
+    def _dask_set_pieces(self, pieces, stats):
+        """The summed pieces as ``_elbo`` reads them.
+
+        Each block's H[q(Z)] is taken with the coefficients that block used (float32
+        blocks choose their GEMM precision one by one), so the sum is stored as
+        ``lse_sum`` with ``theta = 0``.
+        """
+        G = pieces["G"]
+        self._sweep = {"G": G, "lse_sum": pieces["entropy"], "theta": np.zeros(G.shape[::-1])}
+        if self._cov.shared:
+            self._sweep["T"] = stats[2]
