@@ -279,6 +279,62 @@ class VariationalEstimator(BaseEstimator):
         """
         return None
 
+    def _check_warm_start(self):
+        """Whether this fit continues the previous one (``warm_start`` and fitted)."""
+        warm = bool(self.warm_start) and self._has_variational_params()
+        if warm and (problem := self._warm_start_mismatch()):
+            raise ValueError(
+                f"warm_start=True cannot continue the previous fit: {problem}. Set "
+                "warm_start=False to fit from a new start."
+            )
+        return warm
+
+    def _restart_seeds(self, warm):
+        """Every restart's seed and verbose label, drawn up front from ``random_state``.
+
+        Always ``n_init`` of them (one for a warm start), so that neither ``n_jobs`` nor
+        the order in which workers finish can change the result.
+        """
+        n_init = 1 if warm else self.n_init
+        seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max, size=n_init)
+        labels = [f"[{type(self).__name__} restart {i + 1}/{n_init}] " for i in range(n_init)]
+        return seeds, labels
+
+    def _keep_best_restart(self, results, n_samples_fit):
+        """Adopt the restart of highest ELBO and set the fitted attributes shared by all."""
+        init_elbos = np.array([result.elbo for result in results])
+        best_index = int(np.argmax(init_elbos))
+        best = results[best_index]
+        if self.verbose >= 1:
+            for result in results:
+                print(result.summary, flush=True)
+            if len(results) > 1:
+                print(
+                    f"[{type(self).__name__}] kept restart {best_index + 1} "
+                    f"(ELBO {best.elbo:.8e})",
+                    flush=True,
+                )
+        self._set_variational_params(best.params)
+        self.elbo_ = best.elbo
+        self.elbo_history_ = best.elbo_history
+        self.init_elbos_ = init_elbos
+        self.n_iter_ = best.n_iter
+        self.converged_ = best.converged
+        # What partial_fit counts as already seen when it continues this fit; a new fit
+        # also starts a new stream of mini-batches (see StochasticVIMixin.partial_fit).
+        self._fit_n_samples = n_samples_fit
+        self.__dict__.pop("n_samples_seen_", None)
+
+    def _warn_if_not_converged(self, n_init):
+        if not self.converged_:
+            warnings.warn(
+                f"{type(self).__name__} did not converge: the best of {n_init} restart(s) "
+                f"ran max_iter={self.max_iter} sweeps and its ELBO still changed by more "
+                f"than tol={self.tol} per {self._tol_unit}. Increase max_iter or tol.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
     def _has_variational_params(self):
         return all(hasattr(self, name) for name in self._variational_params)
 
@@ -319,21 +375,10 @@ class VariationalEstimator(BaseEstimator):
 
         if is_dask_array(X):  # local steps on the blocks where they live (skvi._dask)
             return fit_dask(self, X, y, sample_weight)
-        warm = bool(self.warm_start) and self._has_variational_params()
-        if warm and (problem := self._warm_start_mismatch()):
-            raise ValueError(
-                f"warm_start=True cannot continue the previous fit: {problem}. Set "
-                "warm_start=False to fit from a new start."
-            )
+        warm = self._check_warm_start()
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=not warm)
         self._check_priors(X, y)
-
-        # Seeds are drawn up front and always n_init of them, so neither n_jobs nor the
-        # order in which workers finish can change the result.
-        random_state = check_random_state(self.random_state)
-        n_init = 1 if warm else self.n_init
-        seeds = random_state.randint(np.iinfo(np.int32).max, size=n_init)
-        labels = [f"[{type(self).__name__} restart {i + 1}/{n_init}] " for i in range(n_init)]
+        seeds, labels = self._restart_seeds(warm)
         if warm:
             results = [
                 _fit_one_restart(self, X, y, sample_weight, seeds[0], labels[0], initialize=False)
@@ -344,38 +389,9 @@ class VariationalEstimator(BaseEstimator):
                 for seed, label in zip(seeds, labels, strict=True)
             )
 
-        init_elbos = np.array([result.elbo for result in results])
-        best_index = int(np.argmax(init_elbos))
-        best = results[best_index]
-        if self.verbose >= 1:
-            for result in results:
-                print(result.summary, flush=True)
-            if n_init > 1:
-                print(
-                    f"[{type(self).__name__}] kept restart {best_index + 1} "
-                    f"(ELBO {best.elbo:.8e})",
-                    flush=True,
-                )
-
-        self._set_variational_params(best.params)
-        self.elbo_ = best.elbo
-        self.elbo_history_ = best.elbo_history
-        self.init_elbos_ = init_elbos
-        self.n_iter_ = best.n_iter
-        self.converged_ = best.converged
-        # What partial_fit counts as already seen when it continues this fit; a new fit
-        # also starts a new stream of mini-batches (see StochasticVIMixin.partial_fit).
-        self._fit_n_samples = _sample_count(X, sample_weight)
-        self.__dict__.pop("n_samples_seen_", None)
+        self._keep_best_restart(results, _sample_count(X, sample_weight))
         self._finalize_fit(X, y, sample_weight=sample_weight)
-        if not self.converged_:
-            warnings.warn(
-                f"{type(self).__name__} did not converge: the best of {n_init} restart(s) "
-                f"ran max_iter={self.max_iter} sweeps and its ELBO still changed by more "
-                f"than tol={self.tol} per {self._tol_unit}. Increase max_iter or tol.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        self._warn_if_not_converged(len(results))
         return self
 
 

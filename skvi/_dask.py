@@ -67,14 +67,11 @@ responsibilities or the per-document factors.
 import copy
 import operator
 import sys
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils import check_random_state
 
 from ._monitor import ConvergenceMonitor
-from .exceptions import ConvergenceWarning
 
 __all__ = ["DaskData", "fit_dask", "is_dask_array"]
 
@@ -844,12 +841,7 @@ def fit_dask(estimator, X, y=None, sample_weight=None):
             f"{name} cannot be fitted on a dask array: its _refine step reads the data "
             "and it has no _dask_refine counterpart."
         )
-    warm = bool(estimator.warm_start) and estimator._has_variational_params()
-    if warm and (problem := estimator._warm_start_mismatch()):
-        raise ValueError(
-            f"warm_start=True cannot continue the previous fit: {problem}. Set "
-            "warm_start=False to fit from a new start."
-        )
+    warm = estimator._check_warm_start()
     X, y, sample_weight, spec = _check_arrays(estimator, X, y, sample_weight, reset=not warm)
     data = _load(estimator, X, y, sample_weight, spec, reset=not warm)
     try:
@@ -865,45 +857,21 @@ def fit_dask(estimator, X, y=None, sample_weight=None):
         if not getattr(estimator, "_dask_local_step_on_client", False):
             data.normalizer = data.map_reduce(_normalizer_block, _replica_template(estimator))
 
-        random_state = check_random_state(estimator.random_state)
-        n_init = 1 if warm else estimator.n_init
-        seeds = random_state.randint(np.iinfo(np.int32).max, size=n_init)
+        seeds, labels = estimator._restart_seeds(warm)
         results = [
-            _restart(
-                estimator, data, seed, f"[{name} restart {i + 1}/{n_init}] ", initialize=not warm
-            )
-            for i, seed in enumerate(seeds)
+            _restart(estimator, data, seed, label, initialize=not warm)
+            for seed, label in zip(seeds, labels, strict=True)
         ]
     finally:
         data._release()
 
-    init_elbos = np.array([result.elbo for result in results])
-    best_index = int(np.argmax(init_elbos))
-    best = results[best_index]
-    if estimator.verbose >= 1:
-        for result in results:
-            print(result.summary, flush=True)
-        if n_init > 1:
-            print(f"[{name}] kept restart {best_index + 1} (ELBO {best.elbo:.8e})", flush=True)
-    estimator._set_variational_params(best.params)
-    estimator.elbo_ = best.elbo
-    estimator.elbo_history_ = best.elbo_history
-    estimator.init_elbos_ = init_elbos
-    estimator.n_iter_ = best.n_iter
-    estimator.converged_ = best.converged
-    estimator._fit_n_samples = data.weight_total if data.has_weights else float(data.n_samples)
-    estimator.__dict__.pop("n_samples_seen_", None)
+    estimator._keep_best_restart(
+        results, data.weight_total if data.has_weights else float(data.n_samples)
+    )
     finalize = getattr(estimator, "_dask_finalize_fit", None)
     if finalize is None:
         estimator._finalize_fit(data.meta_X, data.meta_y, sample_weight=None)
     else:
         finalize(data)
-    if not estimator.converged_:
-        warnings.warn(
-            f"{name} did not converge: the best of {n_init} restart(s) ran "
-            f"max_iter={estimator.max_iter} sweeps and its ELBO still changed by more than "
-            f"tol={estimator.tol} per {estimator._tol_unit}. Increase max_iter or tol.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
+    estimator._warn_if_not_converged(len(results))
     return estimator

@@ -7,7 +7,10 @@ settings in ``FAST_PARAMS`` if its defaults are slow, and a Monte Carlo ELBO in
 ``elbo_checks.MONTE_CARLO_ELBO``.
 """
 
+import gc
 import inspect
+import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -63,3 +66,43 @@ def estimator_id(cls):
 @pytest.fixture(params=ESTIMATORS, ids=estimator_id)
 def estimator_class(request):
     return request.param
+
+
+def _skvi_location():
+    import skvi
+
+    return skvi.__file__
+
+
+def _ignore_distributed_warnings():
+    warnings.filterwarnings("ignore", category=ResourceWarning)
+    warnings.filterwarnings("ignore", module="distributed")
+
+
+@pytest.fixture(scope="session")
+def local_cluster_client():
+    """A real ``distributed.LocalCluster``: two single-threaded worker processes.
+
+    Started once for the whole session, closed at its end. The client is not the
+    default one: a test makes it current (``client.as_current()``) where it wants it.
+    """
+    distributed = pytest.importorskip("distributed")
+    # Only around the cluster's own start and stop: distributed may warn there (a port
+    # in use, sockets left for the garbage collector), which says nothing about skvi.
+    with warnings.catch_warnings():
+        _ignore_distributed_warnings()
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = distributed.Client(cluster, set_as_default=False)
+    try:
+        # The workers must run the code under test, not another installed copy.
+        locations = set(client.run(_skvi_location).values())
+        assert locations == {skvi.__file__}, (locations, skvi.__file__, sys.path[:3])
+        yield client
+    finally:
+        with warnings.catch_warnings():
+            _ignore_distributed_warnings()
+            client.close()
+            cluster.close()
+            gc.collect()  # unclosed sockets warn here, not in another module's test

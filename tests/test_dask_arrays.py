@@ -1,15 +1,11 @@
 """``fit`` on a dask array: the local step on the blocks, the global step on the client.
 
 A real ``distributed.LocalCluster`` with two single-threaded worker processes is started
-once for the module. For every estimator the fit on a dask array of several row blocks
+once for the session (``local_cluster_client`` in conftest.py). For every estimator the fit on a dask array of several row blocks
 must equal the in-memory fit on the same data (ELBO history, variational parameters,
 predictions) to rounding; bad input must raise a ValueError naming the problem before
 any sweep runs. A few tests run without a client (dask's threaded scheduler).
 """
-
-import gc
-import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -19,7 +15,6 @@ from numpy.testing import assert_allclose
 distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
 
-import skvi  # noqa: E402
 from skvi import (  # noqa: E402
     VariationalGMM,
     VariationalLDA,
@@ -35,44 +30,12 @@ RTOL_ELBO = 1e-9
 RTOL_PARAMS = 1e-7
 
 
-def _skvi_location():
-    import skvi
-
-    return skvi.__file__
-
-
-def _ignore_distributed_warnings():
-    warnings.filterwarnings("ignore", category=ResourceWarning)
-    warnings.filterwarnings("ignore", module="distributed")
-
-
-@pytest.fixture(scope="module")
-def cluster_client():
-    """Two single-threaded worker processes; the client is not the default one."""
-    with warnings.catch_warnings():  # only around the cluster's own start and stop
-        _ignore_distributed_warnings()
-        cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        client = distributed.Client(cluster, set_as_default=False)
-    try:
-        locations = set(client.run(_skvi_location).values())
-        assert locations == {skvi.__file__}, (locations, skvi.__file__, sys.path[:3])
-        yield client
-    finally:
-        with warnings.catch_warnings():
-            _ignore_distributed_warnings()
-            client.close()
-            cluster.close()
-            gc.collect()
-
-
 @pytest.fixture
-def client(cluster_client):
+def client(local_cluster_client):
     """The cluster's client as the current one: fit finds it as a user's would."""
-    with cluster_client.as_current():
-        assert _current_client() is cluster_client
-        yield cluster_client
+    with local_cluster_client.as_current():
+        assert _current_client() is local_cluster_client
+        yield local_cluster_client
 
 
 # ------------------------------------------------------------------------------ data

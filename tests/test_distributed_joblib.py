@@ -1,15 +1,11 @@
 """Restarts and model selection on a dask cluster, through joblib's dask backend.
 
 A real ``distributed.LocalCluster`` with two worker processes is started once for the
-module. Under ``joblib.parallel_backend("dask")`` every restart of ``fit`` (and every
+session (``local_cluster_client`` in conftest.py). Under ``joblib.parallel_backend("dask")`` every restart of ``fit`` (and every
 fold of ``GridSearchCV`` / ``cross_val_score``) is a task on another process; the
 results must be bit-for-bit those of ``n_jobs=1`` (API.md: results are identical for
 any ``n_jobs``).
 """
-
-import gc
-import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -29,39 +25,11 @@ from conftest import PUBLIC_ESTIMATORS, estimator_id, make_data, make_estimator 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-def _skvi_location():
-    import skvi
-
-    return skvi.__file__
-
-
-@pytest.fixture(scope="module")
-def dask_client():
-    """Two single-threaded worker processes and a client, closed after the module."""
-    # Only around the cluster's own start and stop: distributed may warn there (a port
-    # in use, sockets left for the garbage collector), which says nothing about skvi.
-    with warnings.catch_warnings():
-        _ignore_distributed_warnings()
-        cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        client = distributed.Client(cluster)
-    try:
-        # The workers must run the code under test, not another installed copy.
-        locations = set(client.run(_skvi_location).values())
-        assert locations == {skvi.__file__}, (locations, skvi.__file__, sys.path[:3])
-        yield client
-    finally:
-        with warnings.catch_warnings():
-            _ignore_distributed_warnings()
-            client.close()
-            cluster.close()
-            gc.collect()  # unclosed sockets warn here, not in another module's test
-
-
-def _ignore_distributed_warnings():
-    warnings.filterwarnings("ignore", category=ResourceWarning)
-    warnings.filterwarnings("ignore", module="distributed")
+@pytest.fixture
+def dask_client(local_cluster_client):
+    """The session's cluster as the current client, where joblib's dask backend looks."""
+    with local_cluster_client.as_current():
+        yield local_cluster_client
 
 
 def _assert_identical(a, b, name):
