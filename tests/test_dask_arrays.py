@@ -1,10 +1,11 @@
 """``fit`` on a dask array: the local step on the blocks, the global step on the client.
 
 A real ``distributed.LocalCluster`` with two single-threaded worker processes is started
-once for the session (``local_cluster_client`` in conftest.py). For every estimator the fit on a dask array of several row blocks
-must equal the in-memory fit on the same data (ELBO history, variational parameters,
-predictions) to rounding; bad input must raise a ValueError naming the problem before
-any sweep runs. A few tests run without a client (dask's threaded scheduler).
+once for the session (``local_cluster_client`` in conftest.py). For every estimator the
+fit on a dask array of several row blocks must equal the in-memory fit on the same data
+(ELBO history, variational parameters, predictions) to rounding; bad input must raise a
+ValueError naming the problem before any sweep runs. A few tests run without a client
+(dask's threaded scheduler).
 """
 
 import numpy as np

@@ -1,10 +1,10 @@
 """Restarts and model selection on a dask cluster, through joblib's dask backend.
 
 A real ``distributed.LocalCluster`` with two worker processes is started once for the
-session (``local_cluster_client`` in conftest.py). Under ``joblib.parallel_backend("dask")`` every restart of ``fit`` (and every
-fold of ``GridSearchCV`` / ``cross_val_score``) is a task on another process; the
-results must be bit-for-bit those of ``n_jobs=1`` (API.md: results are identical for
-any ``n_jobs``).
+session (``local_cluster_client`` in conftest.py). Under
+``joblib.parallel_backend("dask")`` every restart of ``fit`` (and every fold of
+``GridSearchCV`` / ``cross_val_score``) is a task on another process; the results must
+be bit-for-bit those of ``n_jobs=1`` (API.md: results are identical for any ``n_jobs``).
 """
 
 import numpy as np
