@@ -450,6 +450,11 @@ class StochasticVIMixin:
             The updated estimator.
         """
         first_call = not self._has_variational_params()
+        if not first_call and (problem := self._warm_start_mismatch()):
+            raise ValueError(
+                f"partial_fit cannot continue the fitted posterior: {problem}. Fit anew, "
+                "or set the parameters back."
+            )
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=first_call)
         if first_call:
             self._check_priors(X, y)

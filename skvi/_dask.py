@@ -490,7 +490,14 @@ class _LocalRunner:
         return total, new_states
 
     def gather(self, items):
-        return list(self._dask.compute(*items, scheduler="threads"))
+        try:
+            return list(self._dask.compute(*items, scheduler="threads"))
+        except Exception:
+            # Raise the error of the first bad block in block order, not of whichever
+            # thread failed first (the happy path stays parallel).
+            for item in items:
+                self._dask.compute(item, scheduler="sync")
+            raise
 
     def release(self, items):
         pass
@@ -530,7 +537,14 @@ class _DistributedRunner:
         return root.result(), new_states
 
     def gather(self, items):
-        return self.client.gather(list(items))
+        from distributed import wait
+
+        items = list(items)
+        wait(items)
+        for future in items:  # the first bad block in block order, not the first to fail
+            if future.status == "error":
+                future.result()
+        return self.client.gather(items)
 
     def release(self, items):
         """Forget futures nothing else needs (persisted blocks, local state)."""
@@ -768,6 +782,10 @@ def _restart(template, data, seed, label, initialize):
     if getattr(template, "_dask_local_step_on_client", False):
         return _fit_one_restart(template, data.meta_X, data.meta_y, None, seed, label, initialize)
     estimator = copy.copy(template)
+    # Per-block local state lives on the workers: none from an earlier in-memory fit is
+    # broadcast with the parameters or kept.
+    for name in getattr(estimator, "_dask_local_state", ()):
+        setattr(estimator, name, None)
     if initialize:
         random_state = np.random.RandomState(seed)
         hook = getattr(estimator, "_dask_initialize", None)
@@ -865,6 +883,8 @@ def fit_dask(estimator, X, y=None, sample_weight=None):
     finally:
         data._release()
 
+    for name in getattr(estimator, "_dask_local_state", ()):
+        setattr(estimator, name, None)  # an earlier in-memory fit's, not this data's
     estimator._keep_best_restart(
         results, data.weight_total if data.has_weights else float(data.n_samples)
     )

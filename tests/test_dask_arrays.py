@@ -330,3 +330,37 @@ def test_feature_chunks_are_joined_and_warm_start_checks_width(client):
     dask_fit.set_params(warm_start=True)
     with pytest.raises(ValueError, match="X has 2 features, but VariationalGMM is expecting 3"):
         dask_fit.fit(da.from_array(X[:, :2], chunks=(100, 2)))
+
+
+def test_lda_warm_start_ships_no_per_document_state(monkeypatch):
+    # After an in-memory fit the estimator holds every document's gamma; a warm start on
+    # a dask array must neither broadcast it with the parameters nor keep it.
+    import skvi._dask as dask_module
+
+    X, _, _ = make_lda_corpus(300, 40, 3, doc_length=30, random_state=0)
+    model = VariationalLDA(n_components=3, max_iter=3, random_state=0).fit(X)
+    shipped = []
+    sweep_block = dask_module._sweep_block
+
+    def spy(X, y, sample_weight, start, template, params, state):
+        shipped.append("_doc_topic_gamma" in params or template._doc_topic_gamma is not None)
+        return sweep_block(X, y, sample_weight, start, template, params, state)
+
+    monkeypatch.setattr(dask_module, "_sweep_block", spy)
+    model.set_params(warm_start=True, max_iter=2)
+    model.fit(da.from_array(X, chunks=(100, 40), asarray=False))
+    assert shipped and not any(shipped)
+    assert model._doc_topic_gamma is None
+
+
+@pytest.mark.parametrize("use_client", [False, True])
+def test_the_first_bad_block_in_order_is_named(use_client, request):
+    # Every block is bad: the error names block 0 whichever block failed first.
+    X, _ = _blobs(n=400)
+    X_dask = da.from_array(X, chunks=(100, 3))
+    weights = -np.ones(400)
+    context = request.getfixturevalue("client") if use_client else None
+    for _ in range(3):
+        with pytest.raises(ValueError, match="negative values: block 0"):
+            VariationalGMM(n_components=2).fit(X_dask, sample_weight=weights)
+    del context

@@ -183,26 +183,45 @@ def test_default_fit_is_close_to_the_converged_one(ard):
 
 
 def test_newton_curvature_is_the_profiled_bounds_second_derivative():
-    # h = -d^2/dmu^2 of -log(2 cosh(xi / 2)), xi = sqrt(mu^2 + v): check the closed form
-    # used in _local_step against central differences.
-    from skvi._special import jaakkola_jordan_lambda
+    # _local_step's "hessian" must be minus the Hessian in m of the bound profiled over
+    # xi, sum_n s_n [(t_n - 1/2) mu_n - log(2 cosh(xi_n / 2))], xi_n^2 = mu_n^2 + v_n,
+    # at a q(w) with a full covariance (v_n > 0); checked by central differences.
+    from skvi.linear_model._logistic import _profiled_bound
 
-    mu = np.array([-6.0, -1.3, -0.2, 0.0, 0.4, 2.5, 9.0])
-    var = np.array([0.0, 0.5, 2.0, 1e-3, 0.0, 3.0, 0.1])
+    rng = np.random.default_rng(3)
+    X, y = make_classification(n_samples=50, n_features=3, n_redundant=0, random_state=1)
+    model = VariationalLogisticRegression()
+    X, targets, _ = model._validate_fit_data(X, y, None, reset=True)
+    model._check_priors(X, targets)
+    model._initialize(X, targets, np.random.RandomState(0))
+    root = rng.normal(size=(4, 4))
+    cov = (root @ root.T / 4 + 0.1 * np.eye(4))[None]
+    mean = rng.normal(size=(1, 4))
+    model._set_variational_params({"_mean": mean, "_cov": cov})
+    s = rng.uniform(0.5, 2.0, size=50)
+    hessian = model._local_step(X, targets, sample_weight=s)["hessian"][0]
+
+    var = np.einsum("ni,ij,nj->n", X, cov[0], X)
 
     def bound(m):
-        xi = np.sqrt(m**2 + var)
-        return -np.logaddexp(xi / 2, -xi / 2)
+        return _profiled_bound(X @ m, var, targets[:, 0], s)
 
-    step = 1e-4
-    numeric = -(bound(mu + step) - 2 * bound(mu) + bound(mu - step)) / step**2
-    xi = np.sqrt(mu**2 + var)
-    with np.errstate(invalid="ignore"):
-        closed = (var * 2 * jaakkola_jordan_lambda(xi) + mu**2 * expit(xi) * expit(-xi)) / xi**2
-    keep = xi > 0
-    assert_allclose(closed[keep], numeric[keep], rtol=1e-5, atol=1e-7)
-    # with v = 0 it is the logistic likelihood's own curvature sigma(a) sigma(-a)
-    assert_allclose(closed[4], expit(0.4) * expit(-0.4))
+    step, eye = 1e-4, np.eye(4)
+    numeric = np.array(
+        [
+            [
+                bound(mean[0] + step * (eye[i] + eye[j]))
+                - bound(mean[0] + step * (eye[i] - eye[j]))
+                - bound(mean[0] - step * (eye[i] - eye[j]))
+                + bound(mean[0] - step * (eye[i] + eye[j]))
+                for j in range(4)
+            ]
+            for i in range(4)
+        ]
+    ) / (4 * step**2)
+    assert_allclose(hessian, -numeric, rtol=1e-4, atol=1e-6)
+    # and it is not the JJ bound's curvature G, which is larger
+    assert np.linalg.eigvalsh(model._local_step(X, targets, s)["gram"][0] - hessian).min() > 0
 
 
 @pytest.mark.parametrize("ard", [False, True])
@@ -293,3 +312,25 @@ def test_partial_fit_classes():
         model.partial_fit(X[:5], np.array(["a", "b", "d", "a", "b"]))
     with pytest.raises(ValueError, match="differs from the classes"):
         model.partial_fit(X[:5], labels[:5], classes=["a", "b"])
+
+
+@pytest.mark.parametrize("change", [{"ard": True}, {"fit_intercept": False}])
+def test_warm_start_and_partial_fit_refuse_a_changed_model(change):
+    X, y = make_classification(n_samples=80, n_features=4, random_state=0)
+    model = VariationalLogisticRegression().fit(X, y)
+    model.set_params(warm_start=True, **change)
+    name = next(iter(change))
+    with pytest.raises(ValueError, match=f"{name} is"):
+        model.fit(X, y)
+    with pytest.raises(ValueError, match=f"partial_fit cannot continue.*{name} is"):
+        model.partial_fit(X, y)
+
+
+def test_pickling_keeps_the_live_estimators_caches():
+    import copy
+
+    X, y = make_classification(n_samples=80, n_features=4, random_state=0)
+    model = VariationalLogisticRegression().fit(X, y)
+    model._xi = np.ones(3)
+    clone = copy.copy(model)
+    assert hasattr(model, "_xi") and not hasattr(clone, "_xi")

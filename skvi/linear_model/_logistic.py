@@ -57,10 +57,13 @@ A sweep therefore also
 
       h_n = (v_n 2 lambda(xi_n) + mu_n^2 sigma(xi_n) sigma(-xi_n)) / xi_n^2,
 
-  between the JJ curvature and the true logistic one (equal to the latter when v_n = 0).
+  a convex combination of the JJ curvature 2 lambda(xi_n) and the logistic curvature
+  sigma(xi_n) sigma(-xi_n) at xi_n (the likelihood's own curvature when v_n = 0).
   With q(alpha) at its optimum the prior contributes -a_g log b_g(m), whose curvature
   adds -a_g / b_g^2 m_g m_g^T. The proposal is m + (X^T diag(s h) X + diag(E[alpha])
-  - that)^-1 times the gradient r - (G + diag(E[alpha])) m;
+  - that)^-1 times the gradient r - (G + diag(E[alpha])) m, from the sweep's starting m
+  and its xi but with the new q(alpha): not exactly a Newton step of either state, which
+  does not matter, as only the line search below decides what is kept;
 - ``_refine``: evaluates the profiled ELBO (data and prior) at four points between the
   coordinate-ascent mean and the proposal, keeps the best and updates q(alpha) again.
   The coordinate-ascent mean is one of the points, so the ELBO never decreases.
@@ -263,7 +266,7 @@ class VariationalLogisticRegression(ClassifierMixin, StochasticVIMixin, Variatio
 
     def __getstate__(self):
         # The per-sample caches of a fit (logit moments, xi) are not part of the model.
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: it may be self.__dict__ itself
         for name in ("_moments_cache", "_xi", "_newton_mean"):
             state.pop(name, None)
         return state
@@ -291,6 +294,17 @@ class VariationalLogisticRegression(ClassifierMixin, StochasticVIMixin, Variatio
             )
         X, targets = self._layout(X, y)
         return X, targets, sample_weight
+
+    def _warm_start_mismatch(self):
+        with_intercept = self._mean.shape[1] - self.n_features_in_ == 1
+        if with_intercept != bool(self.fit_intercept):
+            return (
+                f"fit_intercept is {self.fit_intercept}, the previous fit's was {with_intercept}"
+            )
+        per_weight = self._prec_shape.shape[1] == self.n_features_in_ > 1
+        if self.n_features_in_ > 1 and per_weight != bool(self.ard):
+            return f"ard is {self.ard}, the previous fit's was {per_weight}"
+        return None
 
     def _check_classes(self, classes, reset):
         """Set ``classes_`` (a new fit) or check them against it (a warm start)."""
