@@ -364,3 +364,11 @@ def test_the_first_bad_block_in_order_is_named(use_client, request):
         with pytest.raises(ValueError, match="negative values: block 0"):
             VariationalGMM(n_components=2).fit(X_dask, sample_weight=weights)
     del context
+
+
+def test_fit_predict_on_a_dask_array_predicts_block_by_block(client):
+    X, _ = _blobs(n=300)
+    params = dict(n_components=3, init_params="random_from_data", random_state=0)
+    labels = VariationalGMM(**params).fit_predict(da.from_array(X, chunks=(100, 3)))
+    assert isinstance(labels, da.Array)
+    np.testing.assert_array_equal(labels.compute(), VariationalGMM(**params).fit_predict(X))

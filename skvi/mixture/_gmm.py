@@ -141,6 +141,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from .._base import StochasticVIMixin, VariationalEstimator, check_fitted
+from .._dask import is_dask_array
 from .._special import LOG_2PI, beta_kl, dirichlet_kl
 from ._covariance import make_covariance
 
@@ -1035,9 +1036,13 @@ default='dirichlet_process'
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            Same as ``fit(X).predict(X)``.
+            Same as ``fit(X).predict(X)``; a dask array of the labels, block by block,
+            when X is a dask array.
         """
-        return self.fit(X, y, sample_weight=sample_weight).predict(X)
+        self.fit(X, y, sample_weight=sample_weight)
+        if is_dask_array(X):  # predict where the blocks are, not on the client
+            return X.map_blocks(self.predict, drop_axis=1, dtype=np.int64)
+        return self.predict(X)
 
     def partial_fit(self, X, y=None, sample_weight=None):
         """One step of stochastic VI on a mini-batch (Hoffman et al. 2013).
