@@ -345,6 +345,161 @@ def test_e_step_does_not_depend_on_the_block_layout(corpus):
         assert other.doc_iterations == results[0].doc_iterations
 
 
+def _reference_e_step(X, exp_t, alpha, gamma0, max_iter, tol, weights=None, gamma_keep=None):
+    """scikit-learn's per-document loop (``_update_doc_distribution``), one document at a
+    time, with the keep-the-better guard of ``document_e_step``."""
+    X = sp.csr_matrix(X)
+    n_docs, K = X.shape[0], exp_t.shape[1]
+    tiny = np.finfo(exp_t.dtype).tiny
+    gamma = np.array(gamma0, dtype=float)
+    sstats_t, log_norm = np.zeros((X.shape[1], K)), np.zeros(n_docs)
+    iterations = kept = 0
+    for d in range(n_docs):
+        if weights is not None and weights[d] <= 0:
+            continue
+        ids = X.indices[X.indptr[d] : X.indptr[d + 1]]
+        cnts = X.data[X.indptr[d] : X.indptr[d + 1]]
+        cols = exp_t[ids]
+        g = gamma[d]
+        e = exp_dirichlet_expectation(g[None])[0]
+        for _ in range(max_iter):
+            last = g
+            g = alpha + e * ((cnts / (cols @ e + tiny)) @ cols)
+            e = exp_dirichlet_expectation(g[None])[0]
+            iterations += 1
+            if np.mean(np.abs(g - last)) < tol:
+                break
+        norm = cols @ e + tiny
+        ln = float(cnts @ np.log(norm))
+        if gamma_keep is not None:
+            g_old = gamma_keep[d]
+            e_old = exp_dirichlet_expectation(g_old[None])[0]
+            norm_old = cols @ e_old + tiny
+            ln_old = float(cnts @ np.log(norm_old))
+            new = estep_module._doc_bound(g[None], alpha, np.array([ln]))[0]
+            old = estep_module._doc_bound(g_old[None], alpha, np.array([ln_old]))[0]
+            if old - new > estep_module.KEEP_MARGIN * max(abs(new), 1.0):
+                g, e, norm, ln = g_old, e_old, norm_old, ln_old
+                kept += 1
+        gamma[d], log_norm[d] = g, ln
+        w = 1.0 if weights is None else weights[d]
+        np.add.at(sstats_t, ids, w * np.outer(cnts / norm, e))
+    return gamma, sstats_t, log_norm, iterations, kept
+
+
+@pytest.fixture(scope="module")
+def ragged():
+    """Documents of very different lengths (1 to ~150 distinct words, some empty), each
+    mostly about one topic, a previous gamma for each (NaN for two), weights with zeros,
+    topics."""
+    rng = np.random.RandomState(3)
+    n_docs, V, K = 90, 240, 6
+    lengths = np.r_[0, 0, rng.randint(1, 8, 30), rng.randint(20, 40, 40), rng.randint(90, 150, 18)]
+    rng.shuffle(lengths)
+    rows = np.repeat(np.arange(n_docs), lengths)
+    # Word blocks of V / K words per topic; 90% of a document's words from its topic.
+    own = (rows % K) * (V // K) + rng.randint(0, V // K, rows.size)
+    cols = np.where(rng.uniform(size=rows.size) < 0.9, own, rng.randint(0, V, rows.size))
+    X = sp.csr_matrix(
+        (rng.randint(1, 4, rows.size).astype(float), (rows, cols)), shape=(n_docs, V)
+    )
+    lam = rng.gamma(1.0, 1.0, (K, V)) + 0.05
+    lam[np.arange(V) // (V // K), np.arange(V)] += 20.0
+    exp_t = np.ascontiguousarray(exp_dirichlet_expectation(lam).T)
+    alpha = np.linspace(0.1, 0.4, K)
+    # Previous gammas: converged ones (which the guard keeps against a short iteration)
+    # for half of the documents, random ones for the others, NaN (none) for two.
+    keep = document_e_step(X, exp_t, alpha, None, max_iter=5000, tol=1e-12).gamma
+    keep[1::2] = rng.gamma(2.0, 3.0, (n_docs // 2, K))
+    keep[[4, 41]] = np.nan
+    weights = rng.uniform(0.5, 2.0, n_docs)
+    weights[::7] = 0.0
+    return X, exp_t, alpha, keep, weights
+
+
+@pytest.mark.parametrize("max_iter", [0, 3, 60])
+@pytest.mark.parametrize("block_bytes", [1, 2_000, 20_000, 1 << 30])
+@pytest.mark.parametrize("alpha_scale", [1.0, 0.02])
+def test_working_set_e_step_matches_the_per_document_loop(
+    ragged, max_iter, block_bytes, alpha_scale
+):
+    # Slots refilled, compacted and widened in every pattern (one slot ... all
+    # documents at once) give each document scikit-learn's iterates; with a small prior
+    # most entries reach gamma = alpha exactly and skip the digamma.
+    X, exp_t, alpha, keep, weights = ragged
+    alpha = alpha * alpha_scale
+    rng = np.random.RandomState(max_iter)
+    gamma0 = rng.gamma(100.0, 0.01, keep.shape)
+    for w, guard in [(None, None), (weights, keep)]:
+        ref = _reference_e_step(X, exp_t, alpha, gamma0, max_iter, 1e-3, w, guard)
+        got = document_e_step(
+            X,
+            exp_t,
+            alpha,
+            gamma0,
+            max_iter=max_iter,
+            tol=1e-3,
+            weights=w,
+            gamma_keep=guard,
+            block_bytes=block_bytes,
+        )
+        assert_allclose(got.gamma, ref[0], rtol=1e-10)
+        assert_allclose(got.sstats_t, ref[1], rtol=1e-10, atol=1e-13)
+        assert_allclose(got.log_norm, ref[2], rtol=1e-10, atol=1e-12)
+        assert (got.doc_iterations, got.n_kept) == ref[3:]
+    if alpha_scale == 1.0:  # the guard was exercised (keep is converged for this alpha)
+        assert 0 < ref[4] < (weights > 0).sum()
+
+
+def test_statistics_do_not_depend_on_their_batches(ragged, monkeypatch):
+    X, exp_t, alpha, keep, weights = ragged
+    common = dict(max_iter=20, tol=1e-3, weights=weights, gamma_keep=keep, block_bytes=4_000)
+    once = document_e_step(X, exp_t, alpha, None, **common)
+    monkeypatch.setattr(estep_module._Statistics, "min_batch", 1)  # a batch every ~V words
+    flushes = []
+    flush = estep_module._Statistics.flush
+    monkeypatch.setattr(
+        estep_module._Statistics, "flush", lambda self: flushes.append(1) or flush(self)
+    )
+    batched = document_e_step(X, exp_t, alpha, None, **common)
+    assert len(flushes) > 5
+    assert_allclose(batched.sstats_t, once.sstats_t, rtol=1e-12, atol=1e-15)
+    assert_array_equal(batched.gamma, once.gamma)
+
+
+def test_partial_restart_starts_between_one_and_the_previous_gamma(ragged):
+    X, exp_t, alpha, keep, _ = ragged
+    common = dict(max_iter=50, tol=1e-3, gamma_keep=keep)
+    start = 1.0 + 0.3 * (keep - 1.0)
+    start[np.isnan(start)] = 1.0
+    partial = document_e_step(X, exp_t, alpha, None, warm_weight=0.3, **common)
+    explicit = document_e_step(X, exp_t, alpha, start, **common)
+    assert_array_equal(partial.gamma, explicit.gamma)
+    assert partial.doc_iterations == explicit.doc_iterations
+    ones = document_e_step(X, exp_t, alpha, np.ones_like(keep), **common)
+    zero = document_e_step(X, exp_t, alpha, None, warm_weight=0.0, **common)
+    assert_array_equal(zero.gamma, ones.gamma)
+
+
+@pytest.mark.parametrize("warm_weight", [0.0, 0.2, 0.9])
+def test_batch_elbo_is_monotone_for_any_partial_restart(corpus, monkeypatch, warm_weight):
+    X = corpus[0]
+    monkeypatch.setattr(VariationalLDA, "_warm_weight", warm_weight)
+    seen = []
+    e_step = estep_module.document_e_step
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs.get("warm_weight"), kwargs.get("gamma_keep") is not None))
+        return e_step(*args, **kwargs)
+
+    monkeypatch.setattr(lda_module, "document_e_step", spy)
+    lda = VariationalLDA(n_components=4, max_iter=15, tol=0.0, random_state=0).fit(X)
+    assert_elbo_monotone(lda.elbo_history_)
+    # The first sweep starts at 1 (nothing to keep); every later one partially restarts.
+    assert seen[0][1] is False
+    assert all(entry == (warm_weight, True) for entry in seen[1 : lda.n_iter_])
+
+
 def test_pickle_fit_transform_feature_names(corpus):
     X = corpus[0]
     lda = VariationalLDA(n_components=3, max_iter=3, random_state=0)

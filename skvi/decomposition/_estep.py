@@ -1,4 +1,4 @@
-"""The document E-step of LDA, blocked: no Python loop over documents.
+"""The document E-step of LDA over a streamed working set: no Python loop over documents.
 
 For every document d the E-step alternates, until the topic pseudo-counts ``gamma_d``
 stop moving (Blei, Ng & Jordan 2003, Fig. 6, eqs. (6)-(7); Hoffman, Blei & Bach 2010,
@@ -13,19 +13,51 @@ absolute change of ``gamma_d`` is below ``tol`` (scikit-learn's ``mean_change_to
 or ``max_iter`` iterations have run. The expected sufficient statistics for the topics
 are then ``S_kw = sum_d weight_d n_dw phi_dwk``, formed at the final ``gamma_d``.
 
-How the work is laid out (measured in PERFORMANCE.md): documents are sorted by their
-number of distinct words and cut into blocks of similar length, padded to the block's
-longest document and small enough that the block's gathered topic columns
-``exp(E[log beta])[:, words of d]`` (a ``(B, L, K)`` array) stay in cache. That gather
-happens once per block per E-step; every inner iteration is then two batched
-matrix-vector products (``numpy.matmul`` over the stack of documents), one digamma and
-one exp over ``(B, K)``. A document whose ``gamma_d`` has converged leaves the active
-set; the working arrays are compacted when at most half of them are still active. The
-statistics ``S`` come from one sparse-dense product ``R^T exp(E[log theta])`` where
-``R`` has X's sparsity and holds ``weight_d n_dw / Z_dw``; they are multiplied by
-``exp(E[log beta])`` by the caller (as scikit-learn does).
+The factor ``exp(-psi(sum_j gamma_dj))`` is common to all topics of a document and
+cancels between ``Z_dw`` and the update of ``gamma_d``, so the loop iterates with
+``exp(psi(gamma_dk))`` (one digamma and one exp per topic and iteration) and the
+factor is applied once, when the document has converged.
+
+How the work is laid out. Documents are sorted by their number of distinct words and
+streamed through a working set of slots, each holding one document's gathered topic
+columns ``exp(E[log beta])[:, words of d]`` padded to the working set's width (a
+``(slots, width, K)`` array of about ``BLOCK_BYTES``, small enough to stay in the L3
+cache). Every iteration is two batched matrix-vector products over the working set
+(``numpy.matmul`` over the stack of documents), one digamma and one exp over
+``(slots, K)``:
+
+- A document that has converged is frozen: its final ``gamma`` and ``exp(psi(gamma))``
+  are kept, and the next iteration's first product gives its final ``Z`` (so finishing
+  needs no product of its own). Once an eighth of the slots are frozen they are
+  finished in one batch (final normalisers, ELBO terms, the keep-the-better guard, the
+  statistics) and refilled with the next documents, so the working set stays full of
+  documents that still iterate, instead of iterating as long as its slowest document.
+- The gather of a document's columns happens once per E-step, when it enters a slot,
+  together with its first ``Z`` and, for the guard, ``Z`` and the ELBO terms of its
+  previous ``gamma`` (one product with two columns). The working set widens (with a copy
+  of the documents it holds) when the next documents are longer than its width.
+- A topic that a document does not use decays to ``gamma_dk = alpha_k`` exactly (the
+  update ``alpha_k + exp(psi(gamma_dk)) * ...`` rounds to ``alpha_k``); there
+  ``exp(psi(gamma_dk))`` is the constant ``exp(psi(alpha_k))``, so while at least half
+  of the entries are at ``alpha`` the digamma runs on the others only (83-89% of the
+  entries at K=100 on the benchmark corpus; none at K=20, where ``alpha = 0.05`` leaves
+  ``gamma`` a few 1e-9 above ``alpha``).
+- The statistics ``S`` come from the sparse-dense product ``R^T exp(E[log theta])``
+  where ``R`` has X's sparsity and holds ``weight_d n_dw / Z_dw``, accumulated in
+  batches of documents transposed into rows by word (``_Statistics``); the caller
+  multiplies them by ``exp(E[log beta])`` (as scikit-learn does).
+
+Measured at K=100 (float64) on the benchmark corpus (20,000 documents of ~85 distinct
+words, after 3 sweeps, partial restarts, 20 inner iterations per document), against
+the previous layout (blocks of length-sorted documents iterated until their slowest
+document converged, compacted when half had): 2.3 s against 3.6 s per E-step. Per
+document and E-step the fixed costs (gather, guard, finishing, statistics) are ~45 us,
+each inner iteration ~3.5 us (the two products ~2.4 us at the L3 cache's bandwidth,
+the digamma ~1 us before the dead-topic shortcut).
 
 Padding contributes exactly nothing: padded entries have count 0, so their ratio is 0.
+Every document's iterates are those of scikit-learn's per-document loop (up to
+rounding), whatever the slot it lands in.
 """
 
 from dataclasses import dataclass
@@ -34,20 +66,31 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import digamma, gammaln
 
-try:  # scipy's compiled CSC-times-dense kernel, accumulating into its output
-    from scipy.sparse._sparsetools import csc_matvecs as _csc_matvecs
+try:  # scipy's compiled sparse kernels: CSR -> CSC, CSR-times-dense accumulating in place
+    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
+    from scipy.sparse._sparsetools import csr_tocsc as _csr_tocsc
 except ImportError:  # pragma: no cover
-    _csc_matvecs = None
+    _csr_matvecs = _csr_tocsc = None
 
 __all__ = ["EStepResult", "document_e_step", "exp_dirichlet_expectation"]
 
-#: Bytes of gathered topic columns per block: a few MiB keeps a block in L2/L3 cache.
-BLOCK_BYTES = 2 << 20
+#: Bytes of gathered topic columns in the working set. Measured at K=100 (float64, 43
+#: inner iterations per document, fixed costs included) on this machine (L2 1 MiB per
+#: core, L3 32 MiB shared): 1 MiB 7.9, 2 MiB 6.7, 4 MiB 5.8, 8 MiB 6.0, 16 MiB 8.6,
+#: 32 MiB 14 us per document-iteration (beyond ~8 MiB the products stream from memory).
+BLOCK_BYTES = 4 << 20
+#: Smallest working set budget of a small E-step (see ``document_e_step``).
+MIN_BLOCK_BYTES = 1 << 20
 #: Relative margin by which a document's previous gamma must beat the new iteration to
 #: be kept: far above rounding, far below the ELBO monitor's slack (sqrt(eps)).
 KEEP_MARGIN = 1e-11
-#: Most documents per block (bounds the per-block temporaries for very short documents).
-MAX_BLOCK_DOCS = 1024
+#: Most slots in the working set (bounds the per-iteration temporaries for very short
+#: documents).
+MAX_BLOCK_DOCS = 256
+#: Frozen slots are finished and refilled once they are 1/REFILL_FRACTION of the slots.
+REFILL_FRACTION = 8
+#: Iterations between two counts of the entries at gamma = alpha, while few are.
+DEAD_CHECK_EVERY = 8
 
 
 @dataclass
@@ -87,27 +130,207 @@ def exp_dirichlet_expectation(gamma):
     return np.exp(digamma(gamma) - digamma(gamma.sum(axis=1, keepdims=True)))
 
 
-def _block_bounds(lengths, n_topics, itemsize, block_bytes, max_docs):
-    """Cut documents sorted by length into ``[start, stop)`` blocks within the budget."""
-    n = lengths.size
-    cap = max(block_bytes // (itemsize * n_topics), 1)  # most B * L per block
-    bounds = []
-    i = 0
-    while i < n:
-        hi = min(n, i + max_docs)
-        if (hi - i) * max(int(lengths[hi - 1]), 1) <= cap:
-            j = hi
-        else:  # (j - i) * lengths[j - 1] grows with j: bisect for the largest fit
-            lo, j = i + 1, i + 1
-            while lo <= hi:
-                mid = (lo + hi) // 2
-                if (mid - i) * max(int(lengths[mid - 1]), 1) <= cap:
-                    j, lo = mid, mid + 1
-                else:
-                    hi = mid - 1
-        bounds.append((i, j))
-        i = j
-    return bounds
+def _working_set_shape(sorted_lengths, start, n_topics, itemsize, block_bytes, max_docs):
+    """``(slots, width)`` of a working set for the documents from ``start`` on.
+
+    The width is the length of the last document of the longest run from ``start`` whose
+    padded columns fit in ``block_bytes`` (lengths are sorted), the slots as many as fit.
+    """
+    n = sorted_lengths.size
+    cap = max(block_bytes // (itemsize * n_topics), 1)  # most slots * width
+    lo, hi, j = start + 1, min(n, start + max_docs), start + 1
+    while lo <= hi:  # (j - start) * lengths[j - 1] grows with j: bisect
+        mid = (lo + hi) // 2
+        if (mid - start) * max(int(sorted_lengths[mid - 1]), 1) <= cap:
+            j, lo = mid, mid + 1
+        else:
+            hi = mid - 1
+    width = max(int(sorted_lengths[j - 1]), 1)
+    return int(min(max(cap // width, 1), max_docs)), width
+
+
+class _WorkingSet:
+    """The documents being iterated: slots ``[0, n)``, each a padded document.
+
+    ``alive[s]`` marks the slots still iterating. A slot that has converged is frozen:
+    its ``gamma`` and ``exp(psi(gamma))`` are copied to ``final_gamma`` /
+    ``final_exp_theta``, the next iteration's first product gives its final ``Z``
+    (``final_norm``), and it keeps iterating, unused, until it is finished and refilled.
+    """
+
+    def __init__(self, slots, width, n_topics, dtype, index_dtype, guard):
+        self.slots, self.width, self.n, self.n_alive = slots, width, 0, 0
+        self.offsets = np.arange(width)
+        self.cols = np.empty((slots, width, n_topics), dtype=dtype)
+        self.counts = np.empty((slots, width), dtype=dtype)
+        self.words = np.empty((slots, width), dtype=index_dtype)
+        self.norm = np.empty((slots, width, 1), dtype=dtype)  # Z, then the ratio n / Z
+        self.prod = np.empty((slots, 1, n_topics), dtype=dtype)
+        self.gamma = np.empty((slots, n_topics), dtype=dtype)
+        self.gamma_new = np.empty((slots, n_topics), dtype=dtype)
+        self.exp_theta = np.empty((slots, n_topics), dtype=dtype)  # exp(psi(gamma))
+        self.diff = np.empty((slots, n_topics), dtype=dtype)
+        self.final_gamma = np.empty((slots, n_topics), dtype=dtype)
+        self.final_exp_theta = np.empty((slots, n_topics), dtype=dtype)
+        self.final_norm = np.empty((slots, width), dtype=dtype)
+        # Z of the previous gamma (normalised, plus tiny), for the guard.
+        self.norm_old = np.empty((slots, width), dtype=dtype) if guard else None
+        self.doc = np.empty(slots, dtype=np.intp)
+        self.iters = np.empty(slots, dtype=np.intp)
+        self.alive = np.zeros(slots, dtype=bool)
+
+    def _moving(self):
+        """The per-slot state of a live document."""
+        arrays = [self.cols, self.counts, self.words, self.norm, self.gamma, self.exp_theta]
+        arrays += [self.doc, self.iters, self.alive]
+        return arrays if self.norm_old is None else [*arrays, self.norm_old]
+
+    def compact(self, slots):
+        """Drop the given sorted, finished slots; the last live slots move into the holes."""
+        n = self.n
+        new_n = n - slots.size
+        holes = slots[slots < new_n]
+        if holes.size:
+            tail = np.ones(n - new_n, dtype=bool)
+            tail[slots[slots >= new_n] - new_n] = False
+            src = new_n + np.flatnonzero(tail)
+            for arr in self._moving():
+                arr[holes] = arr[src]
+        self.n = new_n
+
+    def widened(self, slots, width):
+        """A working set of the given shape holding this one's (live) documents."""
+        n, w = self.n, self.width
+        new = _WorkingSet(
+            slots,
+            width,
+            self.cols.shape[2],
+            self.cols.dtype,
+            self.words.dtype,
+            self.norm_old is not None,
+        )
+        new.n, new.n_alive = n, self.n_alive
+        for name in ("cols", "counts", "words", "norm", "norm_old"):
+            old, wide = getattr(self, name), getattr(new, name)
+            if old is not None:
+                wide[:n, :w] = old[:n]
+                # Padding: count 0, columns 0 (so Z 0, and the ratio 0 / (0 + tiny) = 0).
+                wide[:n, w:] = 1 if name == "norm_old" else 0
+        for name in ("gamma", "exp_theta", "doc", "iters", "alive"):
+            getattr(new, name)[:n] = getattr(self, name)[:n]
+        return new
+
+
+class _EStep:
+    """One E-step: the documents, the topics, the outputs; loads and finishes slots."""
+
+    def __init__(self, X, exp_topic_word_t, alpha, gamma, max_iter, weights, gamma_keep, sstats):
+        self.exp_t, self.alpha, self.gamma = exp_topic_word_t, alpha, gamma
+        self.max_iter, self.weights, self.gamma_keep = max_iter, weights, gamma_keep
+        dtype = exp_topic_word_t.dtype
+        self.tiny = np.finfo(dtype).tiny  # guards 0/0 only; phi stays exactly normalised
+        self.indptr = np.asarray(X.indptr)
+        self.indices = np.asarray(X.indices)
+        self.data = np.asarray(X.data)
+        if self.data.shape[0] == 0:  # no token at all: every slot is padding
+            self.indices = np.zeros(1, dtype=self.indices.dtype)
+            self.data = np.zeros(1, dtype=dtype)
+        self.lengths = np.diff(self.indptr)
+        n_docs, n_words = X.shape
+        n_topics = exp_topic_word_t.shape[1]
+        self.sstats = _Statistics(n_words, n_topics, dtype) if sstats else None
+        self.log_norm = np.zeros(n_docs)
+        if gamma_keep is not None:
+            self.bound_old = np.zeros(n_docs)
+            self.log_norm_old = np.zeros(n_docs)
+        self.n_kept = 0
+
+    def load(self, ws, slots, batch):
+        """Documents ``batch`` into ``slots`` (an index array, or a slice at the end),
+        with their first ``Z`` (and the guard's terms of their previous gamma)."""
+        offsets = ws.offsets
+        valid = offsets < self.lengths[batch][:, None]
+        positions = np.where(valid, self.indptr[batch][:, None] + offsets, 0)
+        words = np.where(valid, self.indices[positions], 0)
+        counts = np.where(valid, self.data[positions], 0).astype(ws.counts.dtype, copy=False)
+        ws.words[slots] = words
+        ws.counts[slots] = counts
+        if isinstance(slots, slice):  # gather straight into the slots
+            cols = ws.cols[slots]
+            np.take(self.exp_t, words, axis=0, out=cols, mode="clip")
+        else:
+            cols = self.exp_t[words]  # the one gather of these columns in this E-step
+            ws.cols[slots] = cols
+        g0 = self.gamma[batch]
+        e0 = np.exp(digamma(g0))
+        if self.gamma_keep is None:
+            norm0 = np.matmul(cols, e0[:, :, None])[..., 0]
+        else:  # the previous gamma with phi re-optimised for the current topics
+            e_log_old, terms_old = _bound_terms(self.gamma_keep[batch], self.alpha)
+            e_old = np.exp(e_log_old).astype(g0.dtype, copy=False)
+            both = np.matmul(cols, np.stack([e0, e_old], axis=2))
+            norm0, norm_old = both[..., 0], both[..., 1]
+            norm_old += self.tiny
+            ws.norm_old[slots] = norm_old
+            log_norm_old = np.sum(counts * np.log(norm_old), axis=1, dtype=np.float64)
+            self.log_norm_old[batch] = log_norm_old
+            terms_old += log_norm_old
+            self.bound_old[batch] = terms_old
+        ws.norm[slots, :, 0] = norm0
+        ws.gamma[slots] = g0
+        ws.exp_theta[slots] = e0
+        ws.iters[slots] = 0
+        ws.doc[slots] = batch
+        if self.max_iter == 0:  # nothing to iterate: the start is final
+            ws.final_gamma[slots] = g0
+            ws.final_exp_theta[slots] = e0
+            ws.final_norm[slots] = norm0
+            ws.alive[slots] = False
+        else:
+            ws.alive[slots] = True
+            ws.n_alive += batch.size
+
+    def statistics(self):
+        """The accumulated ``sstats_t`` (None when not asked for)."""
+        return None if self.sstats is None else self.sstats.result()
+
+    def finish(self, ws, slots):
+        """Final normalisers, ELBO terms, guard and statistics of frozen ``slots``."""
+        docs = ws.doc[slots]
+        g = ws.final_gamma[slots]
+        dtype = g.dtype
+        # exp(E[log theta]) = exp(psi(gamma)) exp(-psi(sum gamma)): the common factor the
+        # loop left out (PRML eq. (B.21)); Z scales with it. Final phi normalisers at the
+        # final gamma (scikit-learn forms its statistics at the same point).
+        scale = np.exp(-digamma(g.sum(axis=1)))[:, None]
+        exp_theta = ws.final_exp_theta[slots]
+        exp_theta *= scale
+        norm = ws.final_norm[slots]
+        norm *= scale
+        norm += self.tiny
+        counts = ws.counts[slots]
+        log_norm = np.sum(counts * np.log(norm), axis=1, dtype=np.float64)
+        if self.gamma_keep is not None:
+            bound_new = _bound_terms(g, self.alpha)[1]
+            bound_new += log_norm
+            # Keep the old values only when clearly better (not by rounding), so that a
+            # converged iteration always wins a tie.
+            margin = KEEP_MARGIN * np.maximum(np.abs(bound_new), 1.0)
+            keep = np.flatnonzero(self.bound_old[docs] - bound_new > margin)
+            if keep.size:
+                kept = docs[keep]
+                g[keep] = self.gamma_keep[kept]
+                exp_theta[keep] = exp_dirichlet_expectation(g[keep])
+                norm[keep] = ws.norm_old[slots[keep]]
+                log_norm[keep] = self.log_norm_old[kept]
+                self.n_kept += keep.size
+        self.gamma[docs] = g
+        self.log_norm[docs] = log_norm
+        if self.sstats is not None:
+            if self.weights is not None:
+                counts *= self.weights[docs].astype(dtype)[:, None]
+            np.divide(counts, norm, out=counts)
+            self.sstats.add(ws.words[slots], counts, exp_theta)
 
 
 def document_e_step(
@@ -120,6 +343,7 @@ def document_e_step(
     tol,
     weights=None,
     gamma_keep=None,
+    warm_weight=0.0,
     compute_sstats=True,
     block_bytes=BLOCK_BYTES,
     max_block_docs=MAX_BLOCK_DOCS,
@@ -136,7 +360,8 @@ def document_e_step(
     doc_topic_prior : ndarray of shape (K,)
         The Dirichlet prior ``alpha`` of the topic proportions.
     gamma_init : ndarray of shape (n_docs, K) or None
-        Starting pseudo-counts (not modified); ``None`` starts every document at 1.
+        Starting pseudo-counts (not modified); ``None`` starts every document at 1, or
+        at ``1 + warm_weight * (gamma_keep - 1)`` when ``warm_weight`` is positive.
     max_iter : int
         Most inner iterations per document (``max_doc_update_iter``).
     tol : float
@@ -145,188 +370,240 @@ def document_e_step(
     weights : ndarray of shape (n_docs,) or None
         Document weights; documents of weight 0 are skipped.
     gamma_keep : ndarray of shape (n_docs, K) or None
-        Previous pseudo-counts: a document keeps them (with ``phi`` re-optimised for
-        the current topics) when they give it a higher ELBO than the iteration from
-        ``gamma_init`` reached. This makes a batch sweep that restarts every document
-        never lower the ELBO.
+        Previous pseudo-counts (NaN rows: none): a document keeps them (with ``phi``
+        re-optimised for the current topics) when they give it a higher ELBO than the
+        iteration from its start reached. This makes a batch sweep never lower the
+        ELBO, whatever its starting point.
+    warm_weight : float in [0, 1)
+        With ``gamma_init=None`` and ``gamma_keep`` given, start each document at
+        ``1 + warm_weight * (gamma_keep - 1)`` (a partial restart; documents whose
+        ``gamma_keep`` row is NaN start at 1).
     compute_sstats : bool
         Whether to form the topic statistics.
+    block_bytes, max_block_docs : int
+        Size of the working set's gathered columns, and its most slots.
 
     Returns
     -------
     EStepResult
     """
     dtype = exp_topic_word_t.dtype
-    n_docs, n_words = X.shape
+    n_docs = X.shape[0]
     n_topics = exp_topic_word_t.shape[1]
     alpha = np.asarray(doc_topic_prior, dtype=dtype)
-    tiny = np.finfo(dtype).tiny  # guards 0/0 only; phi stays exactly normalised
-    if gamma_init is None:  # all pseudo-counts 1 (scikit-learn's deterministic start)
+    if gamma_init is None and gamma_keep is not None and warm_weight > 0:
+        gamma = np.asarray(gamma_keep, dtype=dtype) - 1
+        gamma *= warm_weight
+        gamma += 1
+        np.copyto(gamma, 1, where=np.isnan(gamma))
+    elif gamma_init is None:  # all pseudo-counts 1 (scikit-learn's deterministic start)
         gamma = np.ones((n_docs, n_topics), dtype=dtype)
     else:
         gamma = np.array(gamma_init, dtype=dtype, copy=True, order="C")
-    indptr = np.asarray(X.indptr)
-    indices = np.asarray(X.indices)
-    data = np.asarray(X.data)
-    lengths = np.diff(indptr)
-
+    step = _EStep(X, exp_topic_word_t, alpha, gamma, max_iter, weights, gamma_keep, compute_sstats)
+    lengths = step.lengths
     docs = np.arange(n_docs) if weights is None else np.flatnonzero(weights > 0)
     order = docs[np.argsort(lengths[docs], kind="stable")]
-    sstats_t = np.zeros((n_words, n_topics), dtype=dtype) if compute_sstats else None
-    log_norm = np.zeros(n_docs)
-    doc_iterations = 0
-    n_kept = 0
+    sorted_lengths = lengths[order]
+    n_active = order.size
+    if n_active == 0:
+        return EStepResult(gamma, step.statistics(), step.log_norm, 0, 0)
+    itemsize, tiny = dtype.itemsize, step.tiny
+    guard = gamma_keep is not None
+    # When the documents' columns do not fit in one working set, two coexist while it
+    # widens: a small corpus gets a budget of half its columns, so that its peak memory
+    # stays near what one working set holding all of them would take.
+    total = int(sorted_lengths.sum()) * n_topics * itemsize
+    if total > block_bytes:
+        block_bytes = min(block_bytes, max(total // 2, MIN_BLOCK_BYTES))
 
-    for start, stop in _block_bounds(
-        lengths[order], n_topics, dtype.itemsize, block_bytes, max_block_docs
-    ):
-        block = order[start:stop]
-        width = int(lengths[block[-1]])
-        offsets = np.arange(width)
-        valid = offsets < lengths[block][:, None]  # (B, L)
-        positions = np.where(valid, indptr[block][:, None] + offsets, 0)
-        if data.shape[0] == 0:
-            positions = np.zeros_like(positions)
-            counts = np.zeros(positions.shape, dtype=dtype)
-            words = positions
-        else:
-            counts = np.where(valid, data[positions], 0).astype(dtype, copy=False)
-            words = np.where(valid, indices[positions], 0)
-        topic_cols = exp_topic_word_t[words]  # (B, L, K): the one gather per E-step
-
-        g_final, et_final, iters = _iterate_block(
-            topic_cols, counts, gamma[block], alpha, max_iter, tol, tiny
-        )
-        doc_iterations += iters
-
-        # Final phi normalisers at the final gamma (scikit-learn forms its statistics
-        # at the same point).
-        norm = np.matmul(topic_cols, et_final[:, :, None])[..., 0] + tiny
-        block_log_norm = np.sum(counts * np.log(norm), axis=1, dtype=np.float64)
-        if gamma_keep is not None:
-            g_old = gamma_keep[block].astype(dtype)
-            et_old = exp_dirichlet_expectation(g_old)
-            norm_old = np.matmul(topic_cols, et_old[:, :, None])[..., 0] + tiny
-            log_norm_old = np.sum(counts * np.log(norm_old), axis=1, dtype=np.float64)
-            # Keep the old values only when clearly better (not by rounding), so that a
-            # converged iteration always wins a tie.
-            bound_new = _doc_bound(g_final, alpha, block_log_norm)
-            bound_old = _doc_bound(g_old, alpha, log_norm_old)
-            keep = bound_old - bound_new > KEEP_MARGIN * np.maximum(np.abs(bound_new), 1.0)
-            if keep.any():
-                g_final[keep], et_final[keep], norm[keep] = (
-                    g_old[keep],
-                    et_old[keep],
-                    norm_old[keep],
-                )
-                block_log_norm[keep] = log_norm_old[keep]
-                n_kept += int(keep.sum())
-        gamma[block] = g_final
-        log_norm[block] = block_log_norm
-        if compute_sstats:
-            w_block = None if weights is None else weights[block].astype(dtype)[:, None]
-            weighted_counts = counts if w_block is None else counts * w_block
-            block_ptr = np.zeros(block.size + 1, dtype=indices.dtype)
-            np.cumsum(lengths[block], out=block_ptr[1:])
-            _add_transposed_product(
-                sstats_t,
-                block_ptr,
-                words[valid].astype(indices.dtype, copy=False),
-                (weighted_counts / norm)[valid],
-                et_final,
+    def new_working_set(start=None, slots=None, width=None):
+        if start is not None:
+            slots, width = _working_set_shape(
+                sorted_lengths, start, n_topics, itemsize, block_bytes, max_block_docs
             )
-    return EStepResult(gamma, sstats_t, log_norm, doc_iterations, n_kept)
+        return _WorkingSet(slots, width, n_topics, dtype, step.indices.dtype, guard)
+
+    ws = new_working_set(0)
+    fit_end = (None, 0)
+    nxt = 0  # next document (position in ``order``) to load
+    doc_iterations = 0
+    just_frozen = None
+    # A topic a document does not use decays to gamma_dk = alpha_k exactly (its update
+    # alpha_k + exp(psi(gamma_dk)) * ... rounds to alpha_k), where exp(psi(gamma_dk)) is
+    # the constant exp(psi(alpha_k)): when most entries are there, digamma runs on the
+    # others only.
+    exp_psi_alpha = np.exp(digamma(np.broadcast_to(alpha, (n_topics,)).copy()))
+    skip_dead, n_updates = False, 0
+    while True:
+        n = ws.n
+        if n:
+            # Z_dw up to the factor exp(-psi(sum_k gamma_dk)), which cancels in the update
+            # (module docstring); for the slots frozen by the last update, their final Z.
+            np.matmul(ws.cols[:n], ws.exp_theta[:n, :, None], out=ws.norm[:n])
+            if just_frozen is not None:
+                ws.final_norm[just_frozen] = ws.norm[just_frozen, :, 0]
+        just_frozen = None
+        # Finish frozen slots and refill them with the next documents, or drain at the end.
+        n_frozen = n - ws.n_alive
+        if nxt < n_active:
+            if n_frozen + ws.slots - n >= max(1, ws.slots // REFILL_FRACTION) or not ws.n_alive:
+                frozen = np.flatnonzero(~ws.alive[:n])
+                if frozen.size:
+                    step.finish(ws, frozen)
+                if fit_end[0] != ws.width:  # documents up to fit_end[1] fit the width
+                    fit_end = (ws.width, int(np.searchsorted(sorted_lengths, ws.width, "right")))
+                n_fit = fit_end[1] - nxt
+                if n_fit <= 0:  # the next documents are wider than the working set
+                    ws.compact(frozen)
+                    frozen = frozen[:0]
+                    slots, width = _working_set_shape(
+                        sorted_lengths, nxt, n_topics, itemsize, block_bytes, max_block_docs
+                    )
+                    if not ws.n:
+                        ws = new_working_set(slots=slots, width=width)
+                    elif ws.n * width * n_topics * itemsize <= block_bytes:
+                        ws = ws.widened(max(slots, ws.n), width)
+                    # else: iterate the documents it holds until fewer remain
+                    fit_end = (ws.width, int(np.searchsorted(sorted_lengths, ws.width, "right")))
+                    n_fit = fit_end[1] - nxt
+                n = ws.n
+                m = max(0, min(n_fit, frozen.size + ws.slots - n))
+                into_frozen = min(m, frozen.size)
+                if into_frozen:
+                    step.load(ws, frozen[:into_frozen], order[nxt : nxt + into_frozen])
+                if m > into_frozen:
+                    tail = slice(n, n + m - into_frozen)
+                    step.load(ws, tail, order[nxt + into_frozen : nxt + m])
+                    ws.n = n + m - into_frozen
+                elif into_frozen < frozen.size:
+                    ws.compact(frozen[into_frozen:])
+                nxt += m
+        elif n_frozen and (2 * n_frozen >= n or not ws.n_alive):  # the last documents
+            frozen = np.flatnonzero(~ws.alive[:n])
+            step.finish(ws, frozen)
+            ws.compact(frozen)
+        n = ws.n
+        if not ws.n_alive:
+            if not n and nxt >= n_active:
+                break
+            continue
+        # One fixed-point update of every slot (eqs. (6)-(7)).
+        norm3 = ws.norm[:n]
+        norm = norm3[:, :, 0]
+        norm += tiny
+        np.divide(ws.counts[:n], norm, out=norm)  # the ratio n_dw / Z_dw, in place
+        prod = np.matmul(norm3.reshape(n, 1, -1), ws.cols[:n], out=ws.prod[:n])[:, 0]
+        g_new = ws.gamma_new[:n]
+        np.multiply(prod, ws.exp_theta[:n], out=g_new)
+        g_new += alpha
+        diff = np.subtract(g_new, ws.gamma[:n], out=ws.diff[:n])
+        np.abs(diff, out=diff)
+        change = np.add.reduce(diff, axis=1)  # the mean absolute change, as np.mean
+        change /= n_topics
+        ws.gamma, ws.gamma_new = ws.gamma_new, ws.gamma
+        exp_theta = ws.exp_theta[:n]
+        n_updates += 1
+        if skip_dead or n_updates % DEAD_CHECK_EVERY == 0:
+            live = g_new != alpha
+            skip_dead = 2 * np.count_nonzero(live) < live.size
+        if skip_dead:  # digamma only where gamma is not exactly alpha
+            values = np.exp(digamma(g_new[live]))
+            exp_theta[...] = exp_psi_alpha
+            exp_theta[live] = values
+        else:
+            digamma(g_new, out=exp_theta)
+            np.exp(exp_theta, out=exp_theta)
+        iters = ws.iters[:n]
+        iters += 1
+        doc_iterations += ws.n_alive
+        alive = ws.alive[:n]
+        done = change < tol
+        done |= iters >= max_iter
+        done &= alive
+        newly = np.flatnonzero(done)
+        if newly.size:  # freeze: keep the converged values (Z comes next iteration)
+            ws.final_gamma[newly] = g_new[newly]
+            ws.final_exp_theta[newly] = exp_theta[newly]
+            alive[newly] = False
+            ws.n_alive -= newly.size
+            just_frozen = newly
+    return EStepResult(gamma, step.statistics(), step.log_norm, doc_iterations, step.n_kept)
 
 
-def _add_transposed_product(out, col_ptr, row_idx, values, dense):
-    """``out += A @ dense`` for the (V, B) sparse ``A`` given in CSC form.
+class _Statistics:
+    """``sstats_t += R^T E`` for finished documents, accumulated in batches.
 
-    ``A`` holds a block's ``n_dw / Z_dw`` (column b = document b), so this adds the
-    block's ``sum_d exp(E[log theta_dk]) n_dw / Z_dw`` to the statistics without
-    forming anything of size ``n_docs x K``. It calls scipy's compiled kernel (the one
-    behind ``csc_matrix @ dense``) to accumulate in place; without it, the public
-    product is added.
+    ``R`` holds a document's ``weight_d n_dw / Z_dw`` on its (padded) words and ``E`` its
+    ``exp(E[log theta_d])``: this adds ``sum_d exp(E[log theta_dk]) weight_d n_dw /
+    Z_dw`` to the statistics without forming anything of size ``n_docs x K``. Documents
+    are buffered and, per batch, ``R`` is transposed into rows by word (scipy's compiled
+    CSR -> CSC conversion, a counting sort) so that each word's row of the output is
+    read and written once per batch, in order, instead of once per document and word
+    at random: 3-4x faster than a document-by-document scatter on this machine.
     """
-    n_rows, n_vecs = out.shape
-    dense = np.ascontiguousarray(dense, dtype=out.dtype)
-    values = np.ascontiguousarray(values, dtype=out.dtype)
-    if _csc_matvecs is not None:
-        _csc_matvecs(
-            n_rows, dense.shape[0], n_vecs, col_ptr, row_idx, values, dense.ravel(), out.ravel()
+
+    #: Fewest buffered entries (padded words of the buffered documents) per batch; a
+    #: batch also has at least as many as the vocabulary (its transposition is O(V)).
+    min_batch = 1 << 14
+
+    def __init__(self, n_words, n_topics, dtype):
+        self.out = np.zeros((n_words, n_topics), dtype=dtype)
+        self.pending, self.n_pending = [], 0
+        self.flush_at = max(n_words, self.min_batch)
+
+    def add(self, words, values, exp_theta):
+        """Documents with padded ``words`` and ``values`` (m, width), ``exp_theta`` (m, K)."""
+        self.pending.append((words, values, exp_theta))
+        self.n_pending += words.size
+        if self.n_pending >= self.flush_at:
+            self.flush()
+
+    def flush(self):
+        if not self.pending:
+            return
+        words = np.concatenate([w.ravel() for w, _, _ in self.pending])
+        values = np.concatenate([v.ravel() for _, v, _ in self.pending])
+        dense = np.concatenate([e for _, _, e in self.pending])
+        widths = np.concatenate([np.full(w.shape[0], w.shape[1]) for w, _, _ in self.pending])
+        self.pending, self.n_pending = [], 0
+        n_docs, (n_words, n_topics) = dense.shape[0], self.out.shape
+        index_dtype = words.dtype
+        doc_ptr = np.zeros(n_docs + 1, dtype=index_dtype)
+        np.cumsum(widths, out=doc_ptr[1:])
+        if _csr_tocsc is None:  # pragma: no cover - scipy without the private kernels
+            R = sp.csr_matrix((values, words, doc_ptr), shape=(n_docs, n_words))
+            self.out += R.T.tocsr() @ dense
+            return
+        word_ptr = np.empty(n_words + 1, dtype=index_dtype)
+        doc_idx = np.empty(words.size, dtype=index_dtype)
+        by_word = np.empty(words.size, dtype=values.dtype)
+        _csr_tocsc(n_docs, n_words, doc_ptr, words, values, word_ptr, doc_idx, by_word)
+        _csr_matvecs(
+            n_words, n_docs, n_topics, word_ptr, doc_idx, by_word, dense.ravel(), self.out.ravel()
         )
-    else:  # pragma: no cover - older or newer scipy without the private kernel
-        A = sp.csc_matrix((values, row_idx, col_ptr), shape=(n_rows, dense.shape[0]))
-        out += A @ dense
+
+    def result(self):
+        self.flush()
+        return self.out
+
+
+def _bound_terms(gamma, alpha):
+    """``E[log theta]`` and the ELBO terms of each document that depend on its gamma
+    only, both float64: ``sum_k (alpha_k - gamma_k) E[log theta_k] + sum_k log
+    Gamma(gamma_k) - log Gamma(sum_k gamma_k)`` (Blei et al. (2003) eq. (15) for one
+    document, less the terms that depend on alpha only)."""
+    gamma = gamma.astype(np.float64, copy=False)
+    total = gamma.sum(axis=1)
+    e_log = digamma(gamma)
+    e_log -= digamma(total)[:, None]
+    terms = np.einsum("dk,dk->d", alpha.astype(np.float64) - gamma, e_log)
+    terms += gammaln(gamma).sum(axis=1)
+    terms -= gammaln(total)
+    return e_log, terms
 
 
 def _doc_bound(gamma, alpha, log_norm):
-    """The ELBO terms of each document that depend on its gamma (float64).
-
-    ``sum_k (alpha_k - gamma_k) E[log theta_k] + sum_k log Gamma(gamma_k)
-    - log Gamma(sum_k gamma_k) + sum_w n_w log Z_w`` with phi at its optimum: Blei et
-    al. (2003) eq. (15) for one document, less the terms that depend on alpha only.
-    """
-    gamma = gamma.astype(np.float64)
-    total = gamma.sum(axis=1)
-    e_log = digamma(gamma) - digamma(total)[:, None]
-    return (
-        np.einsum("dk,dk->d", alpha.astype(np.float64) - gamma, e_log)
-        + gammaln(gamma).sum(axis=1)
-        - gammaln(total)
-        + log_norm
-    )
-
-
-def _iterate_block(topic_cols, counts, gamma0, alpha, max_iter, tol, tiny):
-    """The fixed-point iteration on one block; returns final gamma, exp E[log theta]."""
-    n_block, n_topics = gamma0.shape
-    gamma_out = gamma0.copy()
-    exp_theta = exp_dirichlet_expectation(gamma0)
-    exp_theta_out = exp_theta.copy()
-    # Working set: all documents of the block; ``alive`` marks those not yet converged.
-    cols, cnts, g_last, idx = topic_cols, counts, gamma0, np.arange(n_block)
-    alive = np.ones(n_block, dtype=bool)
-    # Scratch buffers, sliced to the working set's size after each compaction.
-    norm_buf = np.empty((*counts.shape, 1), dtype=counts.dtype)
-    g_buf = np.empty((n_block, 1, n_topics), dtype=counts.dtype)
-    diff_buf = np.empty((n_block, n_topics), dtype=counts.dtype)
-    iterations = 0
-    for _ in range(max_iter):
-        n = cols.shape[0]
-        norm = np.matmul(cols, exp_theta[:, :, None], out=norm_buf[:n])[..., 0]
-        norm += tiny
-        np.divide(cnts, norm, out=norm)  # the ratio n_dw / Z_dw, in place
-        g_new = np.matmul(norm[:, None, :], cols, out=g_buf[:n])[:, 0, :]
-        g_new *= exp_theta
-        g_new += alpha
-        g_new = g_new.copy()  # g_buf is reused next iteration; g_last must survive it
-        exp_theta = _exp_dirichlet_inplace(g_new, exp_theta)
-        iterations += int(alive.sum())
-        diff = np.subtract(g_new, g_last, out=diff_buf[:n])
-        np.abs(diff, out=diff)
-        change = diff.mean(axis=1)
-        done = alive & (change < tol)
-        if done.any():
-            gamma_out[idx[done]] = g_new[done]
-            exp_theta_out[idx[done]] = exp_theta[done]
-            alive &= ~done
-            n_alive = int(alive.sum())
-            if n_alive == 0:
-                return gamma_out, exp_theta_out, iterations
-            if 2 * n_alive <= alive.size:  # compact: converged documents leave
-                cols, cnts, idx = cols[alive], cnts[alive], idx[alive]
-                g_new, exp_theta = g_new[alive], exp_theta[alive]
-                alive = np.ones(n_alive, dtype=bool)
-        g_last = g_new
-    gamma_out[idx[alive]] = g_last[alive]
-    exp_theta_out[idx[alive]] = exp_theta[alive]
-    return gamma_out, exp_theta_out, iterations
-
-
-def _exp_dirichlet_inplace(gamma, out):
-    """``exp_dirichlet_expectation(gamma)`` written into ``out`` (same shape), returned."""
-    if out.shape != gamma.shape or not out.flags.writeable:
-        out = np.empty_like(gamma)
-    digamma(gamma, out=out)
-    out -= digamma(gamma.sum(axis=1, keepdims=True))
-    return np.exp(out, out=out)
+    """The ELBO terms of each document that depend on its gamma (float64), with phi at
+    its optimum: ``_bound_terms`` plus ``sum_w n_w log Z_w``."""
+    return _bound_terms(gamma, alpha)[1] + log_norm
