@@ -445,15 +445,14 @@ class VariationalLogisticRegression(ClassifierMixin, StochasticVIMixin, Variatio
         curvature[xi == 0.0] = 0.25
         n_models = y.shape[1]
         gram = np.stack([_weighted_gram(X, 2.0 * s * lam[:, k]) for k in range(n_models)])
-        hessian = np.stack([_weighted_gram(X, s * curvature[:, k]) for k in range(n_models)])
         log_sigma = log_expit(xi) - 0.5 * xi + lam * xi**2
         r = (X.T @ (s[:, None] * (y - 0.5)).astype(X.dtype)).T.astype(np.float64)
-        return {
-            "gram": gram.astype(np.float64),
-            "hessian": hessian.astype(np.float64),
-            "r": r,
-            "xi_terms": s @ log_sigma,
-        }
+        stats = {"gram": gram.astype(np.float64), "r": r, "xi_terms": s @ log_sigma}
+        if not self.__dict__.get("_stochastic_step", False):  # partial_fit has no _refine
+            stats["hessian"] = np.stack(
+                [_weighted_gram(X, s * curvature[:, k]) for k in range(n_models)]
+            ).astype(np.float64)
+        return stats
 
     def _global_step(self, stats, scale):
         """q(w) and q(alpha) given xi, and a Newton proposal for ``_refine``.
@@ -463,7 +462,7 @@ class VariationalLogisticRegression(ClassifierMixin, StochasticVIMixin, Variatio
         optimum of q(w) q(alpha) given xi (MacKay's evidence fixed point) is computed
         too, and per binary model whichever gives the higher bound is kept.
         """
-        gram, hessian, r = (scale * stats[key] for key in ("gram", "hessian", "r"))
+        gram, r = scale * stats["gram"], scale * stats["r"]
         xi_terms = scale * stats["xi_terms"]
         old_mean = self._mean
         candidates = [
@@ -511,6 +510,9 @@ class VariationalLogisticRegression(ClassifierMixin, StochasticVIMixin, Variatio
         self._set_variational_params(
             {"_mean": mean, "_cov": cov, "_prec_shape": shape, "_prec_rate": rate}
         )
+        if "hessian" not in stats:  # a stochastic step: no line search follows
+            return
+        hessian = scale * stats["hessian"]
         # Newton's step on the bound profiled over xi and q(alpha), from where this sweep
         # started, with its true curvature instead of the JJ bound's G (module docstring).
         e_alpha = self._prior_precision(shape, rate)
@@ -654,10 +656,17 @@ class VariationalLogisticRegression(ClassifierMixin, StochasticVIMixin, Variatio
             The updated estimator.
         """
         self._stream_classes = classes
+        self._stochastic_step = True
         try:
             super().partial_fit(X, y, sample_weight=sample_weight)
         finally:
-            for name in ("_stream_classes", "_moments_cache", "_xi", "_newton_mean"):
+            for name in (
+                "_stream_classes",
+                "_stochastic_step",
+                "_moments_cache",
+                "_xi",
+                "_newton_mean",
+            ):
                 self.__dict__.pop(name, None)
         return self
 
