@@ -427,6 +427,13 @@ class StochasticVIMixin:
             name: _blend(previous[name], target[name], rho) for name in self._variational_params
         }
 
+    #: Constraints of the step-size parameters, for the estimator's _parameter_constraints.
+    _svi_parameter_constraints = {
+        "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
+        "learning_offset": [Interval(Real, 0.0, None, closed="left")],
+        "total_samples": [None, Interval(Real, 0.0, None, closed="neither")],
+    }
+
     def _svi_learning_rate(self, t):
         """Step size of the t-th mini-batch (t >= 1)."""
         return float((self.learning_offset + t) ** (-self.learning_decay))

@@ -225,9 +225,7 @@ class VariationalLogisticRegression(ClassifierMixin, StochasticVIMixin, Variatio
         "ard": ["boolean"],
         "lambda_1": [Interval(Real, 0, None, closed="neither")],
         "lambda_2": [Interval(Real, 0, None, closed="neither")],
-        "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
-        "learning_offset": [Interval(Real, 0.0, None, closed="left")],
-        "total_samples": [None, Interval(Real, 0.0, None, closed="neither")],
+        **StochasticVIMixin._svi_parameter_constraints,
     }
     _variational_params = ("_mean", "_cov", "_prec_shape", "_prec_rate")
 

@@ -395,9 +395,7 @@ default='dirichlet_process'
         "mean_prior": [None, "array-like"],
         "degrees_of_freedom_prior": [None, Interval(Real, 0.0, None, closed="neither")],
         "covariance_prior": [None, "array-like", Interval(Real, 0.0, None, closed="neither")],
-        "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
-        "learning_offset": [Interval(Real, 0.0, None, closed="left")],
-        "total_samples": [None, Interval(Real, 0.0, None, closed="neither")],
+        **StochasticVIMixin._svi_parameter_constraints,
     }
 
     _variational_params = (
