@@ -156,6 +156,35 @@ def test_online_fit_learns_as_well_as_sklearn_online(corpus):
     assert len(ours.elbo_history_) == ours.n_iter_
 
 
+def test_online_epochs_start_part_of_the_way_to_the_previous_gamma(corpus, monkeypatch):
+    # From the second epoch on a document starts at 1 + w (gamma_prev - 1), w = 0.5;
+    # reordered documents are matched to their own previous gamma.
+    X = corpus[0]
+    starts, ends = [], []
+    e_step = estep_module.document_e_step
+
+    def spy(X_batch, exp_t, alpha, gamma0, **kwargs):
+        result = e_step(X_batch, exp_t, alpha, gamma0, **kwargs)
+        starts.append(None if gamma0 is None else gamma0.copy())
+        ends.append(result.gamma.copy())
+        return result
+
+    monkeypatch.setattr(lda_module, "document_e_step", spy)
+    params = dict(n_components=4, learning_method="online", batch_size=100, tol=0.0)
+    lda = VariationalLDA(max_iter=2, random_state=0, **params).fit(X)
+    assert lda.n_iter_ == 2 and len(starts) == 6
+    assert all(start is None for start in starts[:3])  # first epoch: from 1
+    w = VariationalLDA._online_warm_weight
+    assert 0 < w < 1
+    for start, end in zip(starts[3:], ends[:3], strict=True):
+        assert_allclose(start, 1 + w * (end - 1), rtol=1e-12)
+    # A warm start on the documents in reverse order starts each one from its own gamma.
+    starts.clear()
+    previous = lda._doc_topic_gamma.copy()
+    lda.set_params(warm_start=True, max_iter=1).fit(X[::-1])
+    assert_allclose(np.vstack(starts), 1 + w * (previous[::-1] - 1), rtol=1e-12)
+
+
 def test_sparse_formats_are_never_densified(corpus, monkeypatch):
     X = corpus[0]
     dense_fit = VariationalLDA(n_components=3, max_iter=3, random_state=0).fit(X.toarray())

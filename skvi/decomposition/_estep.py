@@ -150,7 +150,7 @@ def _working_set_shape(sorted_lengths, start, n_topics, itemsize, block_bytes, m
         else:
             hi = mid - 1
     width = max(int(sorted_lengths[j - 1]), 1)
-    return int(min(max(cap // width, 1), max_docs)), width
+    return int(min(max(cap // width, 1), max_docs, n - start)), width
 
 
 class _WorkingSet:
@@ -440,12 +440,12 @@ def document_e_step(
     if n_active == 0:
         return EStepResult(gamma, step.statistics(), step.log_norm, 0, 0)
     itemsize, tiny = dtype.itemsize, step.tiny
-    # When the documents' columns do not fit in one working set, two coexist while it
-    # widens: a small corpus gets a budget of half its columns, so that its peak memory
-    # stays near what one working set holding all of them would take.
+    # Two working sets coexist while one widens, and one holding every document of a
+    # small E-step would be padded to its longest document: a small E-step (an online
+    # mini-batch, a small corpus) gets a budget of half its columns, at least
+    # MIN_BLOCK_BYTES, so that its peak memory stays near what its columns take.
     total = int(sorted_lengths.sum()) * n_topics * itemsize
-    if total > block_bytes:
-        block_bytes = min(block_bytes, max(total // 2, MIN_BLOCK_BYTES))
+    block_bytes = min(block_bytes, max(total // 2, MIN_BLOCK_BYTES))
 
     def new_working_set(start=None, slots=None, width=None):
         if start is not None:
