@@ -221,20 +221,28 @@ def measure_peak(name, X, K, args):
 
 
 def print_table(rows):
+    peers = ["scikit-learn"] + (["gensim"] if any(r[2].startswith("gensim") for r in rows) else [])
     print(
-        "\n| corpus | K | model | fit s | x faster than scikit-learn | held-out bound/token "
-        "| peak MiB |"
+        "\n| corpus | K | model | fit s | "
+        + " | ".join(f"x faster than {peer}" for peer in peers)
+        + " | held-out bound/token | peak MiB |"
     )
-    print("|---|---|---|---|---|---|---|")
-    reference = {}
+    print("|---|---|---|---|" + "---|" * len(peers) + "---|---|")
+    reference = {}  # (corpus, K, peer, mode) -> seconds
     for label, K, name, seconds, _, _ in rows:
-        if name.startswith("scikit-learn"):
-            reference[(label, K, name.split()[-1])] = seconds
+        peer, mode = name.split()[0], name.split()[-1]
+        if peer in peers:
+            reference[(label, K, peer, mode)] = seconds
     for label, K, name, seconds, bound, peak in rows:
         mode = "online" if "online" in name else "batch"
-        ref = reference.get((label, K, mode))
-        ratio = f"{ref / seconds:.1f}x" if ref else ""
-        print(f"| {label} | {K} | {name} | {seconds:.2f} | {ratio} | {bound:.4f} | {peak:.0f} |")
+        ratios = []
+        for peer in peers:
+            ref = reference.get((label, K, peer, mode))
+            ratios.append(f"{ref / seconds:.1f}x" if ref else "")
+        print(
+            f"| {label} | {K} | {name} | {seconds:.2f} | {' | '.join(ratios)} | {bound:.4f} "
+            f"| {peak:.0f} |"
+        )
 
 
 def main(argv=None):
