@@ -235,7 +235,7 @@ class _EStep:
             self.indices = np.zeros(1, dtype=self.indices.dtype)
             self.data = np.zeros(1, dtype=dtype)
         self.lengths = np.diff(self.indptr)
-        self.X = X
+        self.block_bytes = BLOCK_BYTES  # the working set's budget (see document_e_step)
         n_docs, n_words = X.shape
         n_topics = exp_topic_word_t.shape[1]
         self.sstats = _Statistics(n_words, n_topics, dtype) if sstats else None
@@ -245,14 +245,18 @@ class _EStep:
             self.bound_old = np.zeros(n_docs)
             self.log_norm_old = np.zeros(n_docs)
 
+    def padded(self, docs, offsets):
+        """The documents' words and counts padded to ``offsets.size`` (count 0)."""
+        valid = offsets < self.lengths[docs][:, None]
+        positions = np.where(valid, self.indptr[docs][:, None] + offsets, 0)
+        words = np.where(valid, self.indices[positions], 0)
+        counts = np.where(valid, self.data[positions], 0).astype(self.exp_t.dtype, copy=False)
+        return words, counts
+
     def load(self, ws, slots, batch):
         """Documents ``batch`` into ``slots`` (an index array, or a slice at the end),
         with their first ``Z`` (and the guard's terms of their previous gamma)."""
-        offsets = ws.offsets
-        valid = offsets < self.lengths[batch][:, None]
-        positions = np.where(valid, self.indptr[batch][:, None] + offsets, 0)
-        words = np.where(valid, self.indices[positions], 0)
-        counts = np.where(valid, self.data[positions], 0).astype(ws.counts.dtype, copy=False)
+        words, counts = self.padded(batch, ws.offsets)
         ws.words[slots] = words
         ws.counts[slots] = counts
         if isinstance(slots, slice):  # gather straight into the slots
@@ -313,21 +317,31 @@ class _EStep:
             return 0
         order = np.argsort(-gain, kind="stable")
         n_back = int(np.searchsorted(np.cumsum(gain[order]), deficit - margin)) + 1
-        back = np.sort(docs[order[: min(n_back, order.size)]])
-        # Their statistics: out with the new gamma's, in with the previous one's (Z
-        # recomputed at the non-zeros; S^T += R^T exp(E[log theta]), R = w n / Z).
-        X = self.X[back]
+        back = docs[order[: min(n_back, order.size)]]
         if self.sstats is not None:
-            rows = np.repeat(np.arange(back.size), np.diff(X.indptr))
-            cols = self.exp_t[X.indices]
-            data = X.data if self.weights is None else X.data * self.weights[back][rows]
-            out = self.statistics()
-            for sign, g in ((-1.0, self.gamma[back]), (1.0, self.gamma_keep[back])):
-                e = exp_dirichlet_expectation(g).astype(cols.dtype, copy=False)
-                norm = np.einsum("nk,nk->n", cols, e[rows])
+            # Their statistics: out with the new gamma's, in with the previous one's (Z
+            # recomputed), in length-sorted chunks of working-set size.
+            back = back[np.argsort(self.lengths[back], kind="stable")]
+            lengths = self.lengths[back]
+            n_topics, itemsize = self.exp_t.shape[1], self.exp_t.dtype.itemsize
+            start = 0
+            while start < back.size:
+                slots, width = _working_set_shape(
+                    lengths, start, n_topics, itemsize, self.block_bytes, MAX_BLOCK_DOCS
+                )
+                slots = min(slots, int(np.searchsorted(lengths, width, "right")) - start)
+                chunk = back[start : start + slots]
+                start += slots
+                words, counts = self.padded(chunk, np.arange(width))
+                if self.weights is not None:
+                    counts *= self.weights[chunk].astype(counts.dtype)[:, None]
+                cols = np.take(self.exp_t, words, axis=0)
+                e_new = exp_dirichlet_expectation(self.gamma[chunk]).astype(cols.dtype)
+                e_old = exp_dirichlet_expectation(self.gamma_keep[chunk]).astype(cols.dtype)
+                norm = np.matmul(cols, np.stack([e_new, e_old], axis=2))
                 norm += self.tiny
-                R = sp.csr_matrix((sign * data / norm, X.indices, X.indptr), shape=X.shape)
-                out += R.T @ e
+                self.sstats.add(words, -counts / norm[..., 0], e_new)
+                self.sstats.add(words, counts / norm[..., 1], e_old)
         self.gamma[back] = self.gamma_keep[back]
         self.log_norm[back] = self.log_norm_old[back]
         return back.size
@@ -446,6 +460,7 @@ def document_e_step(
     # MIN_BLOCK_BYTES, so that its peak memory stays near what its columns take.
     total = int(sorted_lengths.sum()) * n_topics * itemsize
     block_bytes = min(block_bytes, max(total // 2, MIN_BLOCK_BYTES))
+    step.block_bytes = block_bytes
 
     def new_working_set(start=None, slots=None, width=None):
         if start is not None:
