@@ -454,12 +454,13 @@ def document_e_step(
     if n_active == 0:
         return EStepResult(gamma, step.statistics(), step.log_norm, 0, 0)
     itemsize, tiny = dtype.itemsize, step.tiny
-    # Two working sets coexist while one widens, and one holding every document of a
-    # small E-step would be padded to its longest document: a small E-step (an online
-    # mini-batch, a small corpus) gets a budget of half its columns, at least
-    # MIN_BLOCK_BYTES, so that its peak memory stays near what its columns take.
+    # Keep a small E-step's working sets near the size of its columns: when they do not
+    # fit in one, two coexist while it widens, so a small corpus gets half of them; when
+    # they do, one set holding every document would be padded to the longest (an online
+    # mini-batch of mostly short documents), so padding may at most double them.
     total = int(sorted_lengths.sum()) * n_topics * itemsize
-    block_bytes = min(block_bytes, max(total // 2, MIN_BLOCK_BYTES))
+    share = total // 2 if total > block_bytes else 2 * total
+    block_bytes = min(block_bytes, max(share, MIN_BLOCK_BYTES))
     step.block_bytes = block_bytes
 
     def new_working_set(start=None, slots=None, width=None):
