@@ -86,17 +86,16 @@ K=100, seed 0, 40.7 inner iterations per document over 5 epochs instead of 59.6,
 held-out -6.8654 against -6.8659 when starting from 1; K=20 (seeds 0-2) 34.2 instead of
 44.5, -6.7790 against -6.7789; stdlib (seeds 0-9) -6.8537 against -6.8515.
 
-Speed (``python benchmarks/bench_lda.py --skip-gensim``, same corpus, 5 passes, fit
-seconds against scikit-learn's in the same run, three runs): the E-step streams the
+Speed (``python benchmarks/bench_lda.py``, same corpus, 5 passes, fit seconds against
+scikit-learn's in the same run; two runs on 2026-11-24): the E-step streams the
 documents through a cache-sized working set that is refilled as documents converge
-(layout and per-iteration costs in ``_estep.py``); with the partial restarts, K=100
-batch 18.1-20.4 s against 55.3-57.6 s (2.8-3.1x; float32 4.2-4.7x; before these
-changes 35.3 s, 1.6x), K=20 batch 5.0-5.2x (before 3.6x), K=100 online 2.5-2.7x
-(before 2.1x), K=20 online 2.9-3.1x (before 3.0x). Peak memory (K=100): 69 MiB batch,
-57 MiB online, scikit-learn 81 MiB. In online learning ``lambda`` is kept transposed
-(``_LazyTopics``) so that a mini-batch's words are whole rows; about half of what a
-mini-batch costs outside its E-step is then the digamma of its ``K x |words|`` topic
-entries.
+(layout and per-iteration costs in ``_estep.py``). K=100 batch 20.85 s against 58.60 s
+(2.8x; float32 4.4x; before the working set 35.3 s, 1.6x), K=20 batch 4.4-5.1x, K=100
+online 2.7-3.1x (before the online restarts 2.5-2.7x), K=20 online 2.8-3.1x. Peak memory
+(K=100): 69 MiB batch, 73 MiB online (the documents' gammas are kept between epochs),
+scikit-learn 81 MiB. In online learning ``lambda`` is kept transposed (``_LazyTopics``)
+so that a mini-batch's words are whole rows; about half of what a mini-batch costs
+outside its E-step is then the digamma of its ``K x |words|`` topic entries.
 
 ``score`` evaluates the same
 bound on new documents with ``phi`` at its optimum given ``gamma`` (the form of
