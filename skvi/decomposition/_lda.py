@@ -399,6 +399,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
     #: Where a batch sweep starts each document's E-step: ``1 + w (gamma_prev - 1)``, a
     #: partial restart (module docstring); 0 restarts every sweep from 1.
     _warm_weight = 0.1
+    #: The same for the second and later epochs of online learning (module docstring).
     _online_warm_weight = 0.5
 
     def __init__(
