@@ -87,11 +87,11 @@ held-out -6.8654 against -6.8659 when starting from 1; K=20 (seeds 0-2) 34.2 ins
 44.5, -6.7790 against -6.7789; stdlib (seeds 0-9) -6.8537 against -6.8515.
 
 Speed (``python benchmarks/bench_lda.py``, same corpus, 5 passes, fit seconds against
-scikit-learn's in the same run; two runs on 2026-11-24): the E-step streams the
-documents through a cache-sized working set that is refilled as documents converge
-(layout and per-iteration costs in ``_estep.py``). K=100 batch 20.85 s against 58.60 s
-(2.8x; float32 4.4x; before the working set 35.3 s, 1.6x), K=20 batch 4.4-5.1x, K=100
-online 2.7-3.1x (before the online restarts 2.5-2.7x), K=20 online 2.8-3.1x. Peak memory
+scikit-learn's in the same run; runs on 2026-11-24): the E-step streams the documents
+through a cache-sized working set that is refilled as documents converge (layout and
+per-iteration costs in ``_estep.py``). K=100 batch 20.85 s against 58.60 s (2.7-2.8x;
+float32 4.1-4.4x; before the working set 35.3 s, 1.6x), K=20 batch 4.4-5.1x, K=100
+online 2.6-3.1x (before the online restarts 2.5-2.7x), K=20 online 2.8-3.1x. Peak memory
 (K=100): 69 MiB batch, 73 MiB online (the documents' gammas are kept between epochs),
 scikit-learn 81 MiB. In online learning ``lambda`` is kept transposed (``_LazyTopics``)
 so that a mini-batch's words are whole rows; about half of what a mini-batch costs
