@@ -782,10 +782,6 @@ def _restart(template, data, seed, label, initialize):
     if getattr(template, "_dask_local_step_on_client", False):
         return _fit_one_restart(template, data.meta_X, data.meta_y, None, seed, label, initialize)
     estimator = copy.copy(template)
-    # Per-block local state lives on the workers: none from an earlier in-memory fit is
-    # broadcast with the parameters or kept.
-    for name in getattr(estimator, "_dask_local_state", ()):
-        setattr(estimator, name, None)
     if initialize:
         random_state = np.random.RandomState(seed)
         hook = getattr(estimator, "_dask_initialize", None)
@@ -875,6 +871,10 @@ def fit_dask(estimator, X, y=None, sample_weight=None):
         if not getattr(estimator, "_dask_local_step_on_client", False):
             data.normalizer = data.map_reduce(_normalizer_block, _replica_template(estimator))
 
+        # Per-block local state lives on the workers: none from an earlier in-memory fit
+        # is broadcast with the parameters, or kept.
+        for name in getattr(estimator, "_dask_local_state", ()):
+            setattr(estimator, name, None)
         seeds, labels = estimator._restart_seeds(warm)
         results = [
             _restart(estimator, data, seed, label, initialize=not warm)
@@ -883,8 +883,6 @@ def fit_dask(estimator, X, y=None, sample_weight=None):
     finally:
         data._release()
 
-    for name in getattr(estimator, "_dask_local_state", ()):
-        setattr(estimator, name, None)  # an earlier in-memory fit's, not this data's
     estimator._keep_best_restart(
         results, data.weight_total if data.has_weights else float(data.n_samples)
     )

@@ -76,7 +76,7 @@ try:  # scipy's compiled sparse kernels: CSR -> CSC, CSR-times-dense accumulatin
 except ImportError:  # pragma: no cover
     _csr_matvecs = _csr_tocsc = None
 
-__all__ = ["EStepResult", "document_e_step", "exp_dirichlet_expectation"]
+__all__ = ["EStepResult", "document_e_step", "exp_dirichlet_expectation", "partial_restart"]
 
 #: Bytes of gathered topic columns in the working set. Measured at K=100 (float64, 43
 #: inner iterations per document, fixed costs included) on this machine (L2 1 MiB per
@@ -132,6 +132,16 @@ def exp_dirichlet_expectation(gamma):
     Bishop (2006) PRML eq. (B.21).
     """
     return np.exp(digamma(gamma) - digamma(gamma.sum(axis=1, keepdims=True)))
+
+
+def partial_restart(gamma_prev, weight, dtype):
+    """The start ``1 + weight (gamma_prev - 1)`` (a new array in ``dtype``), 1 on NaN rows
+    (documents without a previous gamma)."""
+    gamma = np.asarray(gamma_prev, dtype=dtype) - 1
+    gamma *= weight
+    gamma += 1
+    np.copyto(gamma, 1, where=np.isnan(gamma))
+    return gamma
 
 
 def _working_set_shape(sorted_lengths, start, n_topics, itemsize, block_bytes, max_docs):
@@ -367,7 +377,7 @@ class _EStep:
         counts = ws.counts[slots]
         log_norm = np.sum(counts * np.log(norm), axis=1, dtype=np.float64)
         if self.gamma_keep is not None:
-            self.bound_new[docs] = _bound_terms(g, self.alpha)[1] + log_norm
+            self.bound_new[docs] = _doc_bound(g, self.alpha, log_norm)
         self.gamma[docs] = g
         self.log_norm[docs] = log_norm
         if self.sstats is not None:
@@ -437,10 +447,7 @@ def document_e_step(
     n_topics = exp_topic_word_t.shape[1]
     alpha = np.asarray(doc_topic_prior, dtype=dtype)
     if gamma_init is None and gamma_keep is not None and warm_weight > 0:
-        gamma = np.asarray(gamma_keep, dtype=dtype) - 1
-        gamma *= warm_weight
-        gamma += 1
-        np.copyto(gamma, 1, where=np.isnan(gamma))
+        gamma = partial_restart(gamma_keep, warm_weight, dtype)
     elif gamma_init is None:  # all pseudo-counts 1 (scikit-learn's deterministic start)
         gamma = np.ones((n_docs, n_topics), dtype=dtype)
     else:

@@ -114,7 +114,7 @@ from sklearn.utils.validation import validate_data
 
 from .._base import VariationalEstimator, check_fitted
 from .._special import dirichlet_expectation_log
-from ._estep import document_e_step
+from ._estep import document_e_step, partial_restart
 from ._priors import optimize_asymmetric_dirichlet, optimize_symmetric_dirichlet
 
 __all__ = ["VariationalLDA"]
@@ -248,10 +248,10 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
     The model and parameters of :class:`sklearn.decomposition.LatentDirichletAllocation`
     (same names, defaults and attributes), fitted by the same updates, with a
     vectorised E-step (no Python loop over documents), a batch ELBO that never
-    decreases (each document keeps its previous variational parameters when its
-    partially restarted E-step does worse), convergence on the ELBO per token
-    (``tol``), sample weights, ``n_init`` restarts, and optional empirical-Bayes updates
-    of the Dirichlet priors.
+    decreases (when the documents' partially restarted E-step does worse in total, the
+    fewest needed go back to their previous variational parameters), convergence on
+    the ELBO per token (``tol``), sample weights, ``n_init`` restarts, and optional
+    empirical-Bayes updates of the Dirichlet priors.
 
     Parameters
     ----------
@@ -307,8 +307,8 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
     warm_start : bool, default=False
         Continue from the previous fit's topics and priors; documents seen in the
         previous fit (matched by their counts) also start their first E-step partially
-        restarted from their variational parameters, and keep them if that does
-        worse.
+        restarted from their variational parameters, which the guard can return to
+        (module docstring).
     verbose : int, default=0
         0 silent, 1 one line per restart, 2 one line per sweep.
 
@@ -815,12 +815,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         def start(batch):
             if previous is None:
                 return None
-            gamma0 = previous[batch].astype(X.dtype, copy=True)
-            gamma0 -= 1
-            gamma0 *= self._online_warm_weight
-            gamma0 += 1
-            np.copyto(gamma0, 1, where=np.isnan(gamma0))
-            return gamma0
+            return partial_restart(previous[batch], self._online_warm_weight, X.dtype)
 
         own = previous is not None and previous is getattr(self, "_doc_topic_gamma", None)
         if own and previous.dtype == X.dtype:
