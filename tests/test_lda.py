@@ -467,13 +467,22 @@ def ragged():
 @pytest.mark.parametrize("max_iter", [0, 3, 60])
 @pytest.mark.parametrize("block_bytes", [1, 2_000, 20_000, 1 << 30])
 @pytest.mark.parametrize("alpha_scale", [1.0, 0.02])
+@pytest.mark.parametrize("live_topics", [0, 3])
 def test_working_set_e_step_matches_the_per_document_loop(
-    ragged, max_iter, block_bytes, alpha_scale
+    ragged, max_iter, block_bytes, alpha_scale, live_topics, monkeypatch
 ):
     # Slots refilled, compacted and widened in every pattern (one slot ... all
     # documents at once) give each document scikit-learn's iterates; with a small prior
-    # most entries reach gamma = alpha exactly and skip the digamma.
+    # most entries reach gamma = alpha exactly and skip the digamma, and documents with
+    # at most ``live_topics`` topics off alpha iterate on those only.
     X, exp_t, alpha, keep, weights = ragged
+    migrated = []
+    migrate = estep_module._EStep.migrate
+    monkeypatch.setattr(
+        estep_module._EStep,
+        "migrate",
+        lambda self, cs, ws, slots: migrated.append(slots.size) or migrate(self, cs, ws, slots),
+    )
     alpha = alpha * alpha_scale
     rng = np.random.RandomState(max_iter)
     gamma0 = rng.gamma(100.0, 0.01, keep.shape)
@@ -489,6 +498,7 @@ def test_working_set_e_step_matches_the_per_document_loop(
             weights=w,
             gamma_keep=guard,
             block_bytes=block_bytes,
+            live_topics=live_topics,
         )
         assert_allclose(got.gamma, ref[0], rtol=1e-10)
         # Reverted documents' statistics are subtracted again: rounding of their size.
@@ -497,6 +507,43 @@ def test_working_set_e_step_matches_the_per_document_loop(
         assert (got.doc_iterations, got.n_kept) == ref[3:]
         if guard is not None and max_iter == 0:  # the guard was exercised
             assert 0 < ref[4] < (weights > 0).sum()
+    # The compact set was used where topics die (not at all without iterations).
+    assert (sum(migrated) > 20) == (live_topics > 0 and alpha_scale < 1 and max_iter == 60)
+
+
+@pytest.mark.parametrize("dead_margin", [estep_module.DEAD_MARGIN, 0.0])
+def test_compact_documents_revive_dead_topics_exactly(dead_margin, monkeypatch):
+    # Word 0 is topic 0's; word 1 is topic 2's, and topic 1's by 1e-28 only. Documents
+    # start far up on topic 1 (gamma 1e6), which still explains word 1 in the first
+    # update; after it, topics 0 and 1 are live and the documents move to the compact
+    # set, where topic 2 (at alpha, exp(psi(alpha)) ~ 2e-44) comes back to life: more
+    # live topics than the set holds. The result is still the per-document loop's.
+    # With a margin of 0 every compact update is the full one.
+    monkeypatch.setattr(estep_module, "DEAD_MARGIN", dead_margin)
+    grown = []
+    widened = estep_module._CompactSet.widened
+    monkeypatch.setattr(
+        estep_module._CompactSet,
+        "widened",
+        lambda self, slots, width, n_live=None: grown.append(n_live)
+        or widened(self, slots, width, n_live),
+    )
+    K, n_docs = 6, 30
+    exp_t = np.zeros((2, K))
+    exp_t[0, 0], exp_t[1, 1], exp_t[1, 2] = 0.1, 1e-28, 0.12
+    counts = np.c_[np.arange(1, n_docs + 1), np.arange(n_docs) % 3 + 1].astype(float)
+    X = sp.csr_matrix(counts)
+    alpha = np.full(K, 0.01)
+    gamma0 = np.tile(alpha, (n_docs, 1))
+    gamma0[:, :2] = [5.0, 1e6]
+    ref = _reference_e_step(X, exp_t, alpha, gamma0, 100, 1e-3)
+    got = document_e_step(X, exp_t, alpha, gamma0, max_iter=100, tol=1e-3, live_topics=2)
+    assert_allclose(got.gamma, ref[0], rtol=1e-10)
+    assert_allclose(got.sstats_t, ref[1], rtol=1e-10, atol=1e-14 * np.abs(ref[1]).max())
+    assert_allclose(got.log_norm, ref[2], rtol=1e-10, atol=1e-12)
+    assert got.doc_iterations == ref[3]
+    assert np.all(ref[0][:, 2] != alpha[2])  # revived
+    assert grown and max(n for n in grown if n is not None) == 3
 
 
 @pytest.mark.parametrize("weighted", [False, True])

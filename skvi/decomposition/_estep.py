@@ -95,6 +95,15 @@ MAX_BLOCK_DOCS = 256
 REFILL_FRACTION = 8
 #: Iterations between two counts of the entries at gamma = alpha, while few are.
 DEAD_CHECK_EVERY = 8
+#: A document moves to the compact set once at most this many of its topics are off
+#: gamma = alpha (with at least twice as many topics in all).
+LIVE_TOPICS = 16
+#: Most slots in the compact set.
+COMPACT_MAX_DOCS = 1024
+#: What dead topics may add to gamma in a compact document, in units of alpha * eps,
+#: before it gets the full update: a quarter of alpha's half-ulp (at least alpha * eps
+#: / 4), a factor of 2 below it for the rounding of the bound.
+DEAD_MARGIN = 1 / 8
 
 
 @dataclass
@@ -170,31 +179,46 @@ class _WorkingSet:
     its ``gamma`` and ``exp(psi(gamma))`` are copied to ``final_gamma`` /
     ``final_exp_theta``, the next iteration's first product gives its final ``Z``
     (``final_norm``), and it keeps iterating, unused, until it is finished and refilled.
+    The topic axis has ``n_live`` entries: all K topics here, a document's live topics
+    in ``_CompactSet``.
     """
 
-    def __init__(self, slots, width, n_topics, dtype, index_dtype):
-        self.slots, self.width, self.n, self.n_alive = slots, width, 0, 0
+    #: Per-slot arrays with a word axis (axis 1), and the others, that move with a document.
+    _by_word = ("cols", "counts", "words", "norm")
+    _by_slot = ("gamma", "exp_theta", "doc", "iters", "alive")
+
+    def __init__(self, slots, width, n_topics, dtype, index_dtype, n_live=None):
+        n_live = n_topics if n_live is None else n_live
+        self.slots, self.width, self.n_live, self.n, self.n_alive = slots, width, n_live, 0, 0
+        self.n_topics = n_topics
         self.offsets = np.arange(width)
-        self.cols = np.empty((slots, width, n_topics), dtype=dtype)
+        self.cols = np.empty((slots, width, n_live), dtype=dtype)
         self.counts = np.empty((slots, width), dtype=dtype)
         self.words = np.empty((slots, width), dtype=index_dtype)
         self.norm = np.empty((slots, width, 1), dtype=dtype)  # Z, then the ratio n / Z
-        self.prod = np.empty((slots, 1, n_topics), dtype=dtype)
-        self.gamma = np.empty((slots, n_topics), dtype=dtype)
-        self.gamma_new = np.empty((slots, n_topics), dtype=dtype)
-        self.exp_theta = np.empty((slots, n_topics), dtype=dtype)  # exp(psi(gamma))
-        self.diff = np.empty((slots, n_topics), dtype=dtype)
-        self.final_gamma = np.empty((slots, n_topics), dtype=dtype)
-        self.final_exp_theta = np.empty((slots, n_topics), dtype=dtype)
+        self.prod = np.empty((slots, 1, n_live), dtype=dtype)
+        self.gamma = np.empty((slots, n_live), dtype=dtype)
+        self.gamma_new = np.empty((slots, n_live), dtype=dtype)
+        self.exp_theta = np.empty((slots, n_live), dtype=dtype)  # exp(psi(gamma))
+        self.diff = np.empty((slots, n_live), dtype=dtype)
+        self.final_gamma = np.empty((slots, n_live), dtype=dtype)
+        self.final_exp_theta = np.empty((slots, n_live), dtype=dtype)
         self.final_norm = np.empty((slots, width), dtype=dtype)
         self.doc = np.empty(slots, dtype=np.intp)
         self.iters = np.empty(slots, dtype=np.intp)
         self.alive = np.zeros(slots, dtype=bool)
+        self.just_frozen = None  # slots frozen by the last update, waiting for their Z
 
     def _moving(self):
         """The per-slot state of a live document."""
-        arrays = [self.cols, self.counts, self.words, self.norm, self.gamma, self.exp_theta]
-        return [*arrays, self.doc, self.iters, self.alive]
+        return [getattr(self, name) for name in self._by_word + self._by_slot]
+
+    def _padding(self, name):
+        """What fills the topic entries a widening adds (none here)."""
+        return 0
+
+    def _add_constant(self, norm):
+        """The part of ``Z`` that the columns leave out (none here)."""
 
     def compact(self, slots):
         """Drop the given sorted, finished slots; the last live slots move into the holes."""
@@ -209,25 +233,94 @@ class _WorkingSet:
                 arr[holes] = arr[src]
         self.n = new_n
 
-    def widened(self, slots, width):
+    def widened(self, slots, width, n_live=None):
         """A working set of the given shape holding this one's (live) documents."""
-        n, w = self.n, self.width
-        new = _WorkingSet(
-            slots,
-            width,
-            self.cols.shape[2],
-            self.cols.dtype,
-            self.words.dtype,
+        n_live = self.n_live if n_live is None else n_live
+        new = self.__class__(
+            slots, width, self.n_topics, self.cols.dtype, self.words.dtype, n_live
         )
-        new.n, new.n_alive = n, self.n_alive
-        for name in ("cols", "counts", "words", "norm"):
-            old, wide = getattr(self, name), getattr(new, name)
-            wide[:n, :w] = old[:n]
+        n = new.n = self.n
+        new.n_alive, new.just_frozen = self.n_alive, self.just_frozen
+        by_word = (*self._by_word, "final_norm")
+        for name in (*by_word, *self._by_slot, "final_gamma", "final_exp_theta"):
+            old, wide = getattr(self, name)[:n], getattr(new, name)[:n]
             # Padding: count 0, columns 0 (so Z 0, and the ratio 0 / (0 + tiny) = 0).
-            wide[:n, w:] = 0
-        for name in ("gamma", "exp_theta", "doc", "iters", "alive"):
-            getattr(new, name)[:n] = getattr(self, name)[:n]
+            wide[...] = 0 if name in by_word else self._padding(name)
+            wide[tuple(slice(0, size) for size in old.shape)] = old
         return new
+
+    def update(self, alpha, tiny):
+        """One fixed-point update of every slot (eqs. (6)-(7)) but the digamma: returns
+        the new gamma (now ``self.gamma``) and each slot's mean absolute change."""
+        n = self.n
+        norm3 = self.norm[:n]
+        norm = norm3[:, :, 0]
+        norm += tiny
+        np.divide(self.counts[:n], norm, out=norm)  # the ratio n_dw / Z_dw, in place
+        prod = np.matmul(norm3.reshape(n, 1, -1), self.cols[:n], out=self.prod[:n])[:, 0]
+        g_new = self.gamma_new[:n]
+        np.multiply(prod, self.exp_theta[:n], out=g_new)
+        g_new += alpha
+        diff = np.subtract(g_new, self.gamma[:n], out=self.diff[:n])
+        np.abs(diff, out=diff)
+        change = np.add.reduce(diff, axis=1)  # the mean absolute change, as np.mean
+        change /= self.n_topics
+        self.gamma, self.gamma_new = self.gamma_new, self.gamma
+        return g_new, change
+
+    def freeze(self, change, tol, max_iter):
+        """Count the iteration; freeze the slots that have converged (their Z comes with
+        the next product)."""
+        n = self.n
+        iters = self.iters[:n]
+        iters += 1
+        alive = self.alive[:n]
+        done = change < tol
+        done |= iters >= max_iter
+        done &= alive
+        newly = np.flatnonzero(done)
+        self.just_frozen = None
+        if newly.size:
+            self.final_gamma[newly] = self.gamma[newly]
+            self.final_exp_theta[newly] = self.exp_theta[newly]
+            alive[newly] = False
+            self.n_alive -= newly.size
+            self.just_frozen = newly
+
+    def product(self):
+        """``Z`` of every slot at its current gamma (up to the common factor); the final
+        ``Z`` of the slots frozen by the last update."""
+        n = self.n
+        np.matmul(self.cols[:n], self.exp_theta[:n, :, None], out=self.norm[:n])
+        self._add_constant(self.norm[:n, :, 0])
+        if self.just_frozen is not None:
+            self.final_norm[self.just_frozen] = self.norm[self.just_frozen, :, 0]
+            self.just_frozen = None
+
+
+class _CompactSet(_WorkingSet):
+    """Documents that use at most ``n_live`` topics, iterated on those only.
+
+    ``topics[s]`` lists slot s's live topics (padding: K, with columns 0, gamma and
+    alpha 1, so its entries never move); ``dead[s, w]`` is the constant part of ``Z``
+    from its other topics, all at ``gamma_dk = alpha_k`` where ``exp(psi(gamma_dk)) =
+    exp(psi(alpha_k))``. ``alpha[s]`` holds the prior of the live topics.
+    """
+
+    _by_word = _WorkingSet._by_word + ("dead",)
+    _by_slot = _WorkingSet._by_slot + ("topics", "alpha")
+
+    def __init__(self, slots, width, n_topics, dtype, index_dtype, n_live):
+        super().__init__(slots, width, n_topics, dtype, index_dtype, n_live)
+        self.dead = np.empty((slots, width), dtype=dtype)
+        self.topics = np.empty((slots, n_live), dtype=np.intp)
+        self.alpha = np.empty((slots, n_live), dtype=dtype)
+
+    def _padding(self, name):
+        return self.n_topics if name == "topics" else 1
+
+    def _add_constant(self, norm):
+        norm += self.dead[: self.n]
 
 
 class _EStep:
@@ -248,8 +341,15 @@ class _EStep:
         self.block_bytes = BLOCK_BYTES  # the working set's budget (see document_e_step)
         n_docs, n_words = X.shape
         n_topics = exp_topic_word_t.shape[1]
+        self.n_topics = n_topics
         self.sstats = _Statistics(n_words, n_topics, dtype) if sstats else None
         self.log_norm = np.zeros(n_docs)
+        # A topic at gamma_dk = alpha_k has exp(psi(gamma_dk)) = exp(psi(alpha_k)).
+        self.alpha_k = np.broadcast_to(alpha, (n_topics,)).copy()
+        self.exp_psi_alpha = np.exp(digamma(self.alpha_k))
+        # A compact document's dead topics stay at alpha exactly while what they could
+        # add to gamma, at most sum_w (n_w / Z_w) dead_w, is below alpha's half-ulp.
+        self.dead_limit = float(self.alpha_k.min()) * np.finfo(dtype).eps * DEAD_MARGIN
         if gamma_keep is not None:  # each document's bound at its new and its previous gamma
             self.bound_new = np.zeros(n_docs)
             self.bound_old = np.zeros(n_docs)
@@ -362,19 +462,24 @@ class _EStep:
 
     def finish(self, ws, slots):
         """Final normalisers, ELBO terms and statistics of frozen ``slots``."""
-        docs = ws.doc[slots]
-        g = ws.final_gamma[slots]
+        gamma, exp_theta = ws.final_gamma[slots], ws.final_exp_theta[slots]
+        if isinstance(ws, _CompactSet):
+            topics = ws.topics[slots]
+            gamma = self.expand(topics, gamma, self.alpha_k)
+            exp_theta = self.expand(topics, exp_theta, self.exp_psi_alpha)
+        self._finish(
+            ws.doc[slots], gamma, exp_theta, ws.final_norm[slots], ws.counts[slots], ws.words[slots]
+        )
+
+    def _finish(self, docs, g, exp_theta, norm, counts, words):
         dtype = g.dtype
         # exp(E[log theta]) = exp(psi(gamma)) exp(-psi(sum gamma)): the common factor the
         # loop left out (PRML eq. (B.21)); Z scales with it. Final phi normalisers at the
         # final gamma (scikit-learn forms its statistics at the same point).
         scale = np.exp(-digamma(g.sum(axis=1)))[:, None]
-        exp_theta = ws.final_exp_theta[slots]
         exp_theta *= scale
-        norm = ws.final_norm[slots]
         norm *= scale
         norm += self.tiny
-        counts = ws.counts[slots]
         log_norm = np.sum(counts * np.log(norm), axis=1, dtype=np.float64)
         if self.gamma_keep is not None:
             self.bound_new[docs] = _doc_bound(g, self.alpha, log_norm)
@@ -384,7 +489,85 @@ class _EStep:
             if self.weights is not None:
                 counts *= self.weights[docs].astype(dtype)[:, None]
             np.divide(counts, norm, out=counts)
-            self.sstats.add(ws.words[slots], counts, exp_theta)
+            self.sstats.add(words, counts, exp_theta)
+
+    def expand(self, topics, values, fill):
+        """Compact rows ``values`` (m, n_live) at their ``topics`` in rows of K, ``fill``
+        elsewhere."""
+        full = np.empty((topics.shape[0], self.n_topics + 1), dtype=values.dtype)
+        full[:, :-1] = fill
+        np.put_along_axis(full, topics, values, axis=1)  # padding lands in the last column
+        return np.ascontiguousarray(full[:, :-1])
+
+    def place(self, cs, slots, cols, gamma, live):
+        """Compact form of documents given their full columns ``cols`` (m, width, K), gamma
+        (m, K) and live topics (m, K; at most ``cs.n_live`` each): topics, columns,
+        constant part of Z, gamma and prior of ``slots``."""
+        m, width = cols.shape[:2]
+        n_topics, n_live = self.n_topics, cs.n_live
+        order = np.argsort(~live, axis=1, kind="stable")[:, :n_live]  # live ones first
+        valid = np.take_along_axis(live, order, axis=1)
+        cs.topics[slots] = np.where(valid, order, n_topics)
+        # One product picks the live columns (exactly: ones and zeros) and sums the dead
+        # ones weighted by exp(psi(alpha)) in a last column.
+        pick = np.zeros((m, n_topics, n_live + 1), dtype=cols.dtype)
+        rows = np.broadcast_to(np.arange(m)[:, None], order.shape)
+        pick[rows, order, np.arange(n_live)] = valid
+        pick[:, :, n_live] = np.where(live, 0, self.exp_psi_alpha)
+        picked = np.matmul(cols, pick)
+        cs.cols[slots, :width] = picked[..., :n_live]
+        cs.dead[slots, :width] = picked[..., n_live]
+        cs.gamma[slots] = np.where(valid, np.take_along_axis(gamma, order, axis=1), 1)
+        cs.alpha[slots] = np.where(valid, self.alpha_k[order], 1)
+        return valid
+
+    def migrate(self, cs, ws, slots):
+        """Live documents of the working set's ``slots`` (with their current ``Z``) to the
+        end of the compact set."""
+        m, width = slots.size, ws.width
+        to = slice(cs.n, cs.n + m)
+        gamma = ws.gamma[slots]
+        valid = self.place(cs, to, ws.cols[slots], gamma, gamma != self.alpha_k)
+        cs.exp_theta[to] = np.where(
+            valid,
+            np.take_along_axis(ws.exp_theta[slots], cs.topics[to] % self.n_topics, axis=1),
+            1,
+        )
+        for name in ("cols", "dead", "counts", "words", "norm"):
+            getattr(cs, name)[to, width:] = 0  # padding beyond the documents' width
+        cs.counts[to, :width] = ws.counts[slots]
+        cs.words[to, :width] = ws.words[slots]
+        cs.norm[to, :width] = ws.norm[slots]
+        cs.doc[to] = ws.doc[slots]
+        cs.iters[to] = ws.iters[slots]
+        cs.alive[to] = True
+        cs.n += m
+        cs.n_alive += m
+        ws.alive[slots] = False
+        ws.n_alive -= m
+
+    def check_dead(self, cs, change):
+        """After ``cs.update``: the slots whose dead topics might have moved get the full
+        update instead (exact), and their live topics anew. Returns the compact set
+        (reallocated if a document now has more live topics than it holds)."""
+        n = cs.n
+        bound = np.einsum("sw,sw->s", cs.norm[:n, :, 0], cs.dead[:n])  # the ratio . dead
+        slots = np.flatnonzero((bound >= self.dead_limit) & cs.alive[:n])
+        if not slots.size:
+            return cs
+        topics = cs.topics[slots]
+        cols = np.take(self.exp_t, cs.words[slots], axis=0)
+        exp_theta = self.expand(topics, cs.exp_theta[slots], self.exp_psi_alpha)
+        prod = np.matmul(cs.norm[slots].reshape(slots.size, 1, -1), cols)[:, 0]
+        gamma = prod * exp_theta + self.alpha_k  # the full update, as _WorkingSet.update
+        previous = self.expand(topics, cs.gamma_new[slots], self.alpha_k)
+        change[slots] = np.add.reduce(np.abs(gamma - previous), axis=1) / self.n_topics
+        live = gamma != self.alpha_k
+        n_live = int(live.sum(axis=1).max())
+        if n_live > cs.n_live:
+            cs = cs.widened(cs.slots, cs.width, n_live)
+        self.place(cs, slots, cols, gamma, live)
+        return cs
 
 
 def document_e_step(
@@ -401,6 +584,7 @@ def document_e_step(
     compute_sstats=True,
     block_bytes=BLOCK_BYTES,
     max_block_docs=MAX_BLOCK_DOCS,
+    live_topics=LIVE_TOPICS,
 ):
     """Run the LDA E-step on every document of ``X`` at once.
 
@@ -477,110 +661,133 @@ def document_e_step(
             )
         return _WorkingSet(slots, width, n_topics, dtype, step.indices.dtype)
 
+    def compact_slots(width, n_live, at_least):
+        fit = block_bytes // (width * n_live * itemsize)
+        return max(min(fit, COMPACT_MAX_DOCS), at_least, 1)
+
     ws = new_working_set(0)
+    cs = None  # the compact set, from the first document with few live topics
+    use_compact = 0 < live_topics and 2 * live_topics <= n_topics
     fit_end = (None, 0)
     nxt = 0  # next document (position in ``order``) to load
     doc_iterations = 0
-    just_frozen = None
     # A topic a document does not use decays to gamma_dk = alpha_k exactly (its update
     # alpha_k + exp(psi(gamma_dk)) * ... rounds to alpha_k), where exp(psi(gamma_dk)) is
     # the constant exp(psi(alpha_k)): when most entries are there, digamma runs on the
     # others only.
-    exp_psi_alpha = np.exp(digamma(np.broadcast_to(alpha, (n_topics,)).copy()))
+    exp_psi_alpha = step.exp_psi_alpha
     skip_dead, n_updates = False, 0
     while True:
         n = ws.n
         if n:
             # Z_dw up to the factor exp(-psi(sum_k gamma_dk)), which cancels in the update
             # (module docstring); for the slots frozen by the last update, their final Z.
-            np.matmul(ws.cols[:n], ws.exp_theta[:n, :, None], out=ws.norm[:n])
-            if just_frozen is not None:
-                ws.final_norm[just_frozen] = ws.norm[just_frozen, :, 0]
-        just_frozen = None
-        # Finish frozen slots and refill them with the next documents, or drain at the end.
-        n_frozen = n - ws.n_alive
-        if nxt < n_active:
-            if n_frozen + ws.slots - n >= max(1, ws.slots // REFILL_FRACTION) or not ws.n_alive:
-                frozen = np.flatnonzero(~ws.alive[:n])
-                if frozen.size:
-                    step.finish(ws, frozen)
-                if fit_end[0] != ws.width:  # documents up to fit_end[1] fit the width
-                    fit_end = (ws.width, int(np.searchsorted(sorted_lengths, ws.width, "right")))
-                n_fit = fit_end[1] - nxt
-                if n_fit <= 0:  # the next documents are wider than the working set
-                    ws.compact(frozen)
-                    frozen = frozen[:0]
-                    slots, width = _working_set_shape(
-                        sorted_lengths, nxt, n_topics, itemsize, block_bytes, max_block_docs
+            ws.product()
+        if cs is not None:
+            if cs.n:
+                cs.product()
+            frozen = np.flatnonzero(~cs.alive[: cs.n])
+            draining = nxt >= n_active and not ws.n_alive  # no document will join
+            if frozen.size and (
+                frozen.size >= max(1, cs.slots // REFILL_FRACTION)
+                or (draining and (2 * frozen.size >= cs.n or not cs.n_alive))
+            ):
+                step.finish(cs, frozen)
+                cs.compact(frozen)
+        # Live documents that use few topics move to the compact set.
+        frozen = np.flatnonzero(~ws.alive[:n])
+        migrants = frozen[:0]
+        if use_compact and ws.n_alive:
+            few = np.count_nonzero(ws.gamma[:n] != step.alpha_k, axis=1) <= live_topics
+            migrants = np.flatnonzero(few & ws.alive[:n])
+            if migrants.size:
+                if cs is None:
+                    cs = _CompactSet(
+                        compact_slots(ws.width, live_topics, 0),
+                        ws.width,
+                        n_topics,
+                        dtype,
+                        step.indices.dtype,
+                        live_topics,
                     )
-                    if not ws.n:
-                        ws = new_working_set(slots=slots, width=width)
-                    elif ws.n * width * n_topics * itemsize <= block_bytes:
-                        ws = ws.widened(max(slots, ws.n), width)
-                    # else: iterate the documents it holds until fewer remain
-                    fit_end = (ws.width, int(np.searchsorted(sorted_lengths, ws.width, "right")))
-                    n_fit = fit_end[1] - nxt
-                n = ws.n
-                m = max(0, min(n_fit, frozen.size + ws.slots - n))
-                into_frozen = min(m, frozen.size)
-                if into_frozen:
-                    step.load(ws, frozen[:into_frozen], order[nxt : nxt + into_frozen])
-                if m > into_frozen:
-                    tail = slice(n, n + m - into_frozen)
-                    step.load(ws, tail, order[nxt + into_frozen : nxt + m])
-                    ws.n = n + m - into_frozen
-                elif into_frozen < frozen.size:
-                    ws.compact(frozen[into_frozen:])
-                nxt += m
-        elif n_frozen and (2 * n_frozen >= n or not ws.n_alive):  # the last documents
-            frozen = np.flatnonzero(~ws.alive[:n])
-            step.finish(ws, frozen)
-            ws.compact(frozen)
+                elif cs.width < ws.width:
+                    slots = compact_slots(ws.width, cs.n_live, cs.n)
+                    cs = cs.widened(slots, ws.width)
+                migrants = migrants[: cs.slots - cs.n]
+        # Finish frozen slots and refill them (and the migrants') with the next documents,
+        # or drain at the end.
+        n_holes = frozen.size + migrants.size
+        holes = None
+        if nxt < n_active:
+            if n_holes + ws.slots - n >= max(1, ws.slots // REFILL_FRACTION) or not ws.n_alive:
+                holes = frozen
+        elif n_holes and (2 * n_holes >= n or not ws.n_alive):  # the last documents
+            holes = frozen
+        if holes is not None:
+            if frozen.size:
+                step.finish(ws, frozen)
+            if migrants.size:
+                step.migrate(cs, ws, migrants)
+                holes = np.union1d(frozen, migrants)
+        if holes is not None and nxt < n_active:
+            if fit_end[0] != ws.width:  # documents up to fit_end[1] fit the width
+                fit_end = (ws.width, int(np.searchsorted(sorted_lengths, ws.width, "right")))
+            n_fit = fit_end[1] - nxt
+            if n_fit <= 0:  # the next documents are wider than the working set
+                ws.compact(holes)
+                holes = holes[:0]
+                slots, width = _working_set_shape(
+                    sorted_lengths, nxt, n_topics, itemsize, block_bytes, max_block_docs
+                )
+                if not ws.n:
+                    ws = new_working_set(slots=slots, width=width)
+                elif ws.n * width * n_topics * itemsize <= block_bytes:
+                    ws = ws.widened(max(slots, ws.n), width)
+                # else: iterate the documents it holds until fewer remain
+                fit_end = (ws.width, int(np.searchsorted(sorted_lengths, ws.width, "right")))
+                n_fit = fit_end[1] - nxt
+            n = ws.n
+            m = max(0, min(n_fit, holes.size + ws.slots - n))
+            into_holes = min(m, holes.size)
+            if into_holes:
+                step.load(ws, holes[:into_holes], order[nxt : nxt + into_holes])
+            if m > into_holes:
+                tail = slice(n, n + m - into_holes)
+                step.load(ws, tail, order[nxt + into_holes : nxt + m])
+                ws.n = n + m - into_holes
+            elif into_holes < holes.size:
+                ws.compact(holes[into_holes:])
+            nxt += m
+        elif holes is not None:
+            ws.compact(holes)
         n = ws.n
-        if not ws.n_alive:
-            if not n and nxt >= n_active:
-                break
-            continue
-        # One fixed-point update of every slot (eqs. (6)-(7)).
-        norm3 = ws.norm[:n]
-        norm = norm3[:, :, 0]
-        norm += tiny
-        np.divide(ws.counts[:n], norm, out=norm)  # the ratio n_dw / Z_dw, in place
-        prod = np.matmul(norm3.reshape(n, 1, -1), ws.cols[:n], out=ws.prod[:n])[:, 0]
-        g_new = ws.gamma_new[:n]
-        np.multiply(prod, ws.exp_theta[:n], out=g_new)
-        g_new += alpha
-        diff = np.subtract(g_new, ws.gamma[:n], out=ws.diff[:n])
-        np.abs(diff, out=diff)
-        change = np.add.reduce(diff, axis=1)  # the mean absolute change, as np.mean
-        change /= n_topics
-        ws.gamma, ws.gamma_new = ws.gamma_new, ws.gamma
-        exp_theta = ws.exp_theta[:n]
-        n_updates += 1
-        if skip_dead or n_updates % DEAD_CHECK_EVERY == 0:
-            live = g_new != alpha
-            skip_dead = 2 * np.count_nonzero(live) < live.size
-        if skip_dead:  # digamma only where gamma is not exactly alpha
-            values = np.exp(digamma(g_new[live]))
-            exp_theta[...] = exp_psi_alpha
-            exp_theta[live] = values
-        else:
-            digamma(g_new, out=exp_theta)
+        if ws.n_alive:  # one fixed-point update of every slot (eqs. (6)-(7))
+            g_new, change = ws.update(alpha, tiny)
+            exp_theta = ws.exp_theta[:n]
+            n_updates += 1
+            if skip_dead or n_updates % DEAD_CHECK_EVERY == 0:
+                live = g_new != alpha
+                skip_dead = 2 * np.count_nonzero(live) < live.size
+            if skip_dead:  # digamma only where gamma is not exactly alpha
+                values = np.exp(digamma(g_new[live]))
+                exp_theta[...] = exp_psi_alpha
+                exp_theta[live] = values
+            else:
+                digamma(g_new, out=exp_theta)
+                np.exp(exp_theta, out=exp_theta)
+            doc_iterations += ws.n_alive
+            ws.freeze(change, tol, max_iter)
+        if cs is not None and cs.n_alive:  # the same update on the live topics
+            _, change = cs.update(cs.alpha[: cs.n], tiny)
+            cs = step.check_dead(cs, change)
+            exp_theta = cs.exp_theta[: cs.n]
+            digamma(cs.gamma[: cs.n], out=exp_theta)
             np.exp(exp_theta, out=exp_theta)
-        iters = ws.iters[:n]
-        iters += 1
-        doc_iterations += ws.n_alive
-        alive = ws.alive[:n]
-        done = change < tol
-        done |= iters >= max_iter
-        done &= alive
-        newly = np.flatnonzero(done)
-        if newly.size:  # freeze: keep the converged values (Z comes next iteration)
-            ws.final_gamma[newly] = g_new[newly]
-            ws.final_exp_theta[newly] = exp_theta[newly]
-            alive[newly] = False
-            ws.n_alive -= newly.size
-            just_frozen = newly
+            doc_iterations += cs.n_alive
+            cs.freeze(change, tol, max_iter)
+        if not ws.n_alive and (cs is None or not cs.n_alive):
+            if not ws.n and nxt >= n_active and (cs is None or not cs.n):
+                break
     n_kept = 0 if gamma_keep is None else step.revert()
     return EStepResult(gamma, step.statistics(), step.log_norm, doc_iterations, n_kept)
 
