@@ -525,8 +525,9 @@ def test_compact_documents_revive_dead_topics_exactly(dead_margin, monkeypatch):
     monkeypatch.setattr(
         estep_module._CompactSet,
         "widened",
-        lambda self, slots, width, n_live=None: grown.append(n_live)
-        or widened(self, slots, width, n_live),
+        lambda self, slots, width, n_live=None: (
+            grown.append(n_live) or widened(self, slots, width, n_live)
+        ),
     )
     K, n_docs = 6, 30
     exp_t = np.zeros((2, K))

@@ -307,8 +307,8 @@ class _CompactSet(_WorkingSet):
     exp(psi(alpha_k))``. ``alpha[s]`` holds the prior of the live topics.
     """
 
-    _by_word = _WorkingSet._by_word + ("dead",)
-    _by_slot = _WorkingSet._by_slot + ("topics", "alpha")
+    _by_word = (*_WorkingSet._by_word, "dead")
+    _by_slot = (*_WorkingSet._by_slot, "topics", "alpha")
 
     def __init__(self, slots, width, n_topics, dtype, index_dtype, n_live):
         super().__init__(slots, width, n_topics, dtype, index_dtype, n_live)
@@ -467,9 +467,8 @@ class _EStep:
             topics = ws.topics[slots]
             gamma = self.expand(topics, gamma, self.alpha_k)
             exp_theta = self.expand(topics, exp_theta, self.exp_psi_alpha)
-        self._finish(
-            ws.doc[slots], gamma, exp_theta, ws.final_norm[slots], ws.counts[slots], ws.words[slots]
-        )
+        norm, counts, words = ws.final_norm[slots], ws.counts[slots], ws.words[slots]
+        self._finish(ws.doc[slots], gamma, exp_theta, norm, counts, words)
 
     def _finish(self, docs, g, exp_theta, norm, counts, words):
         dtype = g.dtype
@@ -667,7 +666,7 @@ def document_e_step(
 
     ws = new_working_set(0)
     cs = None  # the compact set, from the first document with few live topics
-    use_compact = 0 < live_topics and 2 * live_topics <= n_topics
+    use_compact = live_topics > 0 and 2 * live_topics <= n_topics
     fit_end = (None, 0)
     nxt = 0  # next document (position in ``order``) to load
     doc_iterations = 0
@@ -785,9 +784,8 @@ def document_e_step(
             np.exp(exp_theta, out=exp_theta)
             doc_iterations += cs.n_alive
             cs.freeze(change, tol, max_iter)
-        if not ws.n_alive and (cs is None or not cs.n_alive):
-            if not ws.n and nxt >= n_active and (cs is None or not cs.n):
-                break
+        if not ws.n and nxt >= n_active and (cs is None or not cs.n):
+            break
     n_kept = 0 if gamma_keep is None else step.revert()
     return EStepResult(gamma, step.statistics(), step.log_norm, doc_iterations, n_kept)
 
