@@ -476,6 +476,7 @@ def test_working_set_e_step_matches_the_per_document_loop(
     # most entries reach gamma = alpha exactly and skip the digamma, and documents with
     # at most ``live_topics`` topics off alpha iterate on those only.
     X, exp_t, alpha, keep, weights = ragged
+    monkeypatch.setattr(estep_module, "COMPACT_MIN_DOCS", 0)
     migrated = []
     migrate = estep_module._EStep.migrate
     monkeypatch.setattr(
@@ -520,6 +521,7 @@ def test_compact_documents_revive_dead_topics_exactly(dead_margin, monkeypatch):
     # live topics than the set holds. The result is still the per-document loop's.
     # With a margin of 0 every compact update is the full one.
     monkeypatch.setattr(estep_module, "DEAD_MARGIN", dead_margin)
+    monkeypatch.setattr(estep_module, "COMPACT_MIN_DOCS", 0)
     grown = []
     widened = estep_module._CompactSet.widened
     monkeypatch.setattr(

@@ -98,6 +98,10 @@ DEAD_CHECK_EVERY = 8
 #: A document moves to the compact set once at most this many of its topics are off
 #: gamma = alpha (with at least twice as many topics in all).
 LIVE_TOPICS = 16
+#: Fewest documents of an E-step that uses the compact set: it adds work to every
+#: iteration that only a full set repays (online mini-batches of 128 documents at K=100,
+#: ~6-14 iterations each, were 5-20% slower with it).
+COMPACT_MIN_DOCS = 1024
 #: Most slots in the compact set.
 COMPACT_MAX_DOCS = 1024
 #: What dead topics may add to gamma in a compact document, in units of alpha * eps,
@@ -302,17 +306,22 @@ class _CompactSet(_WorkingSet):
     """Documents that use at most ``n_live`` topics, iterated on those only.
 
     ``topics[s]`` lists slot s's live topics (padding: K, with columns 0, gamma and
-    alpha 1, so its entries never move); ``dead[s, w]`` is the constant part of ``Z``
-    from its other topics, all at ``gamma_dk = alpha_k`` where ``exp(psi(gamma_dk)) =
-    exp(psi(alpha_k))``. ``alpha[s]`` holds the prior of the live topics.
+    alpha 1, so its entries never move) and ``alpha[s]`` their prior. Its other topics
+    are all at ``gamma_dk = alpha_k``, where ``exp(psi(gamma_dk)) = exp(psi(alpha_k))``:
+    they add a constant to ``Z_dw``, at most ``dead_bound[s, w] = max_k exp(psi(alpha_k))
+    sum_k exp(E[log beta_kw])``. While ``sum_w n_dw dead_bound_w / Z_dw`` is below
+    ``alpha * eps / 8`` that constant is below ``Z``'s rounding and leaves every dead
+    topic exactly at alpha, so it is left out (``dead[s] = 0``); otherwise the document
+    gets the full update (``_EStep.check_dead``) and ``dead[s]`` holds the constant.
     """
 
-    _by_word = (*_WorkingSet._by_word, "dead")
+    _by_word = (*_WorkingSet._by_word, "dead", "dead_bound")
     _by_slot = (*_WorkingSet._by_slot, "topics", "alpha")
 
     def __init__(self, slots, width, n_topics, dtype, index_dtype, n_live):
         super().__init__(slots, width, n_topics, dtype, index_dtype, n_live)
         self.dead = np.empty((slots, width), dtype=dtype)
+        self.dead_bound = np.empty((slots, width), dtype=dtype)
         self.topics = np.empty((slots, n_live), dtype=np.intp)
         self.alpha = np.empty((slots, n_live), dtype=dtype)
 
@@ -498,44 +507,38 @@ class _EStep:
         np.put_along_axis(full, topics, values, axis=1)  # padding lands in the last column
         return np.ascontiguousarray(full[:, :-1])
 
-    def place(self, cs, slots, cols, gamma, live):
-        """Compact form of documents given their full columns ``cols`` (m, width, K), gamma
-        (m, K) and live topics (m, K; at most ``cs.n_live`` each): topics, columns,
-        constant part of Z, gamma and prior of ``slots``."""
-        m, width = cols.shape[:2]
-        n_topics, n_live = self.n_topics, cs.n_live
-        order = np.argsort(~live, axis=1, kind="stable")[:, :n_live]  # live ones first
+    def place(self, cs, slots, words, gamma, live, dead=None):
+        """Compact form of documents with padded ``words`` (m, width), ``gamma`` (m, K)
+        and live topics (m, K; at most ``cs.n_live`` each) in ``slots``: their topics,
+        columns, prior, gamma, the bound on their dead topics' part of Z, and that part
+        itself (``dead``, or 0 where the bound shows it is below Z's rounding)."""
+        width, n_topics = words.shape[1], self.n_topics
+        order = np.argsort(~live, axis=1, kind="stable")[:, : cs.n_live]  # live ones first
         valid = np.take_along_axis(live, order, axis=1)
         cs.topics[slots] = np.where(valid, order, n_topics)
-        # One product picks the live columns (exactly: ones and zeros) and sums the dead
-        # ones weighted by exp(psi(alpha)) in a last column.
-        pick = np.zeros((m, n_topics, n_live + 1), dtype=cols.dtype)
-        rows = np.broadcast_to(np.arange(m)[:, None], order.shape)
-        pick[rows, order, np.arange(n_live)] = valid
-        pick[:, :, n_live] = np.where(live, 0, self.exp_psi_alpha)
-        picked = np.matmul(cols, pick)
-        cs.cols[slots, :width] = picked[..., :n_live]
-        cs.dead[slots, :width] = picked[..., n_live]
+        flat = words.astype(np.intp)[:, :, None] * n_topics + order[:, None, :]
+        cols = np.take(self.exp_t, flat)  # exp_t[words, topics], from the flat array
+        cols *= valid[:, None, :]  # padding topics: columns 0
+        cs.cols[slots, :width] = cols
+        cs.dead_bound[slots, :width] = self.dead_weight[words]
+        cs.dead[slots, :width] = 0 if dead is None else dead
         cs.gamma[slots] = np.where(valid, np.take_along_axis(gamma, order, axis=1), 1)
         cs.alpha[slots] = np.where(valid, self.alpha_k[order], 1)
-        return valid
+        return order, valid
 
     def migrate(self, cs, ws, slots):
         """Live documents of the working set's ``slots`` (with their current ``Z``) to the
         end of the compact set."""
         m, width = slots.size, ws.width
         to = slice(cs.n, cs.n + m)
-        gamma = ws.gamma[slots]
-        valid = self.place(cs, to, ws.cols[slots], gamma, gamma != self.alpha_k)
-        cs.exp_theta[to] = np.where(
-            valid,
-            np.take_along_axis(ws.exp_theta[slots], cs.topics[to] % self.n_topics, axis=1),
-            1,
-        )
-        for name in ("cols", "dead", "counts", "words", "norm"):
+        words, gamma = ws.words[slots], ws.gamma[slots]
+        order, valid = self.place(cs, to, words, gamma, gamma != self.alpha_k)
+        exp_theta = np.take_along_axis(ws.exp_theta[slots], order, axis=1)
+        cs.exp_theta[to] = np.where(valid, exp_theta, 1)
+        for name in cs._by_word:
             getattr(cs, name)[to, width:] = 0  # padding beyond the documents' width
         cs.counts[to, :width] = ws.counts[slots]
-        cs.words[to, :width] = ws.words[slots]
+        cs.words[to, :width] = words
         cs.norm[to, :width] = ws.norm[slots]
         cs.doc[to] = ws.doc[slots]
         cs.iters[to] = ws.iters[slots]
@@ -547,25 +550,32 @@ class _EStep:
 
     def check_dead(self, cs, change):
         """After ``cs.update``: the slots whose dead topics might have moved get the full
-        update instead (exact), and their live topics anew. Returns the compact set
-        (reallocated if a document now has more live topics than it holds)."""
+        update instead (exact), their live topics anew and, from then on, their dead
+        topics' part of Z. Returns the compact set (reallocated if a document now has
+        more live topics than it holds)."""
         n = cs.n
-        bound = np.einsum("sw,sw->s", cs.norm[:n, :, 0], cs.dead[:n])  # the ratio . dead
+        bound = np.einsum("sw,sw->s", cs.norm[:n, :, 0], cs.dead_bound[:n])  # ratio . bound
         slots = np.flatnonzero((bound >= self.dead_limit) & cs.alive[:n])
         if not slots.size:
             return cs
-        topics = cs.topics[slots]
-        cols = np.take(self.exp_t, cs.words[slots], axis=0)
+        words, topics = cs.words[slots], cs.topics[slots]
+        cols = np.take(self.exp_t, words, axis=0)
         exp_theta = self.expand(topics, cs.exp_theta[slots], self.exp_psi_alpha)
-        prod = np.matmul(cs.norm[slots].reshape(slots.size, 1, -1), cols)[:, 0]
-        gamma = prod * exp_theta + self.alpha_k  # the full update, as _WorkingSet.update
+        # The full update, as _WorkingSet.update, from the full Z.
+        norm = np.matmul(cols, exp_theta[:, :, None])[..., 0]
+        norm += self.tiny
+        ratio = cs.counts[slots] / norm
+        prod = np.matmul(ratio[:, None, :], cols)[:, 0]
+        gamma = prod * exp_theta + self.alpha_k
         previous = self.expand(topics, cs.gamma_new[slots], self.alpha_k)
         change[slots] = np.add.reduce(np.abs(gamma - previous), axis=1) / self.n_topics
         live = gamma != self.alpha_k
         n_live = int(live.sum(axis=1).max())
         if n_live > cs.n_live:
             cs = cs.widened(cs.slots, cs.width, n_live)
-        self.place(cs, slots, cols, gamma, live)
+        e_dead = np.where(live, 0, self.exp_psi_alpha).astype(cols.dtype)
+        dead = np.matmul(cols, e_dead[:, :, None])[..., 0]
+        self.place(cs, slots, words, gamma, live, dead)
         return cs
 
 
@@ -666,7 +676,7 @@ def document_e_step(
 
     ws = new_working_set(0)
     cs = None  # the compact set, from the first document with few live topics
-    use_compact = live_topics > 0 and 2 * live_topics <= n_topics
+    use_compact = 0 < 2 * live_topics <= n_topics and n_active >= COMPACT_MIN_DOCS
     fit_end = (None, 0)
     nxt = 0  # next document (position in ``order``) to load
     doc_iterations = 0
@@ -701,6 +711,9 @@ def document_e_step(
             migrants = np.flatnonzero(few & ws.alive[:n])
             if migrants.size:
                 if cs is None:
+                    # exp(psi(alpha)) sum_k exp(E[log beta_kw]): at least what dead topics
+                    # add to Z_w.
+                    step.dead_weight = exp_psi_alpha.max() * exp_topic_word_t.sum(axis=1)
                     cs = _CompactSet(
                         compact_slots(ws.width, live_topics, 0),
                         ws.width,
