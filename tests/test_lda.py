@@ -672,19 +672,3 @@ def test_scikit_learns_perplexity_test_is_honoured():
     # scikit-learn's signature, passed as is.
     params = LatentDirichletAllocation(n_components=3, evaluate_every=5).get_params()
     assert VariationalLDA(**params).fit(X).evaluate_every == 5
-
-
-def test_e_steps_sharing_a_workspace_match_fresh_ones(ragged):
-    # Consecutive E-steps of different sizes reuse (and grow) the workspace's buffers,
-    # working sets widening from one buffer into the other; each result is the one an
-    # E-step with fresh memory gives, until the next E-step reuses its statistics.
-    X, exp_t, alpha, *_ = ragged
-    workspace = estep_module.Workspace()
-    common = dict(max_iter=60, tol=1e-3, block_bytes=3_000)
-    for rows in (slice(0, 30), slice(0, 90), slice(40, 60), slice(0, 90)):
-        fresh = document_e_step(X[rows], exp_t, alpha, None, **common)
-        reused = document_e_step(X[rows], exp_t, alpha, None, workspace=workspace, **common)
-        assert_array_equal(reused.gamma, fresh.gamma)
-        assert_array_equal(reused.sstats_t, fresh.sstats_t)
-        assert_array_equal(reused.log_norm, fresh.log_norm)
-    assert set(workspace._buffers) == {"_WorkingSet0", "_WorkingSet1", "sstats"}

@@ -89,13 +89,7 @@ try:  # scipy's compiled sparse kernels: CSR -> CSC, CSR-times-dense accumulatin
 except ImportError:  # pragma: no cover
     _csr_matvecs = _csr_tocsc = None
 
-__all__ = [
-    "EStepResult",
-    "Workspace",
-    "document_e_step",
-    "exp_dirichlet_expectation",
-    "partial_restart",
-]
+__all__ = ["EStepResult", "document_e_step", "exp_dirichlet_expectation", "partial_restart"]
 
 #: Bytes of gathered topic columns in the working set. Measured at K=100 (float64, 43
 #: inner iterations per document, fixed costs included) on this machine (L2 1 MiB per
@@ -176,37 +170,6 @@ def partial_restart(gamma_prev, weight, dtype):
     return gamma
 
 
-class Workspace:
-    """Memory reused by E-steps run one after another (an online fit's mini-batches).
-
-    A fresh array of a few MiB costs its first touch: the system maps and zeroes its
-    pages, and numpy gives such arrays back to the system when they are freed. In an
-    online fit at K=100 that was ~2 ms of a ~12 ms mini-batch E-step (gathering a
-    working set's 4 MiB of columns into fresh memory took 2.1 ms, 0.13 ms into touched
-    memory). An E-step given a workspace takes its working sets' columns and its
-    statistics from it. One workspace serves one sequence of E-steps (not thread-safe);
-    an array it hands out is overwritten by the next request of the same name.
-    """
-
-    def __init__(self):
-        self._buffers, self._last = {}, {}
-
-    def next_buffer(self, kind):
-        """The name of the buffer of ``kind`` not handed out last (two alternate)."""
-        last = self._last.get(kind, 1)
-        self._last[kind] = 1 - last
-        return f"{kind}{1 - last}"
-
-    def array(self, name, shape, dtype):
-        """An uninitialised array of ``shape`` and ``dtype`` in the buffer ``name``."""
-        dtype = np.dtype(dtype)
-        n_bytes = int(np.prod(shape)) * dtype.itemsize
-        buffer = self._buffers.get(name)
-        if buffer is None or buffer.size < n_bytes:  # grow by a quarter beyond the need
-            buffer = self._buffers[name] = np.empty(n_bytes + n_bytes // 4, dtype=np.uint8)
-        return buffer[:n_bytes].view(dtype).reshape(shape)
-
-
 def _working_set_shape(sorted_lengths, start, n_topics, itemsize, block_bytes, max_docs):
     """``(slots, width)`` of a working set for the documents from ``start`` on.
 
@@ -241,19 +204,12 @@ class _WorkingSet:
     _by_word = ("cols", "counts", "words", "norm")
     _by_slot = ("gamma", "exp_theta", "doc", "iters", "alive")
 
-    def __init__(self, slots, width, n_topics, dtype, index_dtype, n_live=None, workspace=None):
+    def __init__(self, slots, width, n_topics, dtype, index_dtype, n_live=None):
         n_live = n_topics if n_live is None else n_live
         self.slots, self.width, self.n_live, self.n, self.n_alive = slots, width, n_live, 0, 0
         self.n_topics = n_topics
         self.offsets = np.arange(width)
-        # The columns, the one large array, from the workspace's two buffers of this
-        # kind in turn (a widening copies from one into the other).
-        self.workspace = workspace
-        if workspace is None:
-            self.cols = np.empty((slots, width, n_live), dtype=dtype)
-        else:
-            buffer = workspace.next_buffer(type(self).__name__)
-            self.cols = workspace.array(buffer, (slots, width, n_live), dtype)
+        self.cols = np.empty((slots, width, n_live), dtype=dtype)
         self.counts = np.empty((slots, width), dtype=dtype)
         self.words = np.empty((slots, width), dtype=index_dtype)
         self.norm = np.empty((slots, width, 1), dtype=dtype)  # Z, then the ratio n / Z
@@ -298,7 +254,7 @@ class _WorkingSet:
         """A working set of the given shape holding this one's (live) documents."""
         n_live = self.n_live if n_live is None else n_live
         new = self.__class__(
-            slots, width, self.n_topics, self.cols.dtype, self.words.dtype, n_live, self.workspace
+            slots, width, self.n_topics, self.cols.dtype, self.words.dtype, n_live
         )
         n = new.n = self.n
         new.n_alive, new.just_frozen = self.n_alive, self.just_frozen
@@ -375,8 +331,8 @@ class _CompactSet(_WorkingSet):
     _by_word = (*_WorkingSet._by_word, "dead", "dead_bound")
     _by_slot = (*_WorkingSet._by_slot, "topics", "alpha")
 
-    def __init__(self, slots, width, n_topics, dtype, index_dtype, n_live, workspace=None):
-        super().__init__(slots, width, n_topics, dtype, index_dtype, n_live, workspace)
+    def __init__(self, slots, width, n_topics, dtype, index_dtype, n_live):
+        super().__init__(slots, width, n_topics, dtype, index_dtype, n_live)
         self.dead = np.empty((slots, width), dtype=dtype)
         self.dead_bound = np.empty((slots, width), dtype=dtype)
         self.topics = np.empty((slots, n_live), dtype=np.intp)
@@ -392,9 +348,7 @@ class _CompactSet(_WorkingSet):
 class _EStep:
     """One E-step: the documents, the topics, the outputs; loads and finishes slots."""
 
-    def __init__(
-        self, X, exp_topic_word_t, alpha, gamma, max_iter, weights, gamma_keep, sstats, workspace
-    ):
+    def __init__(self, X, exp_topic_word_t, alpha, gamma, max_iter, weights, gamma_keep, sstats):
         self.exp_t, self.alpha, self.gamma = exp_topic_word_t, alpha, gamma
         self.max_iter, self.weights, self.gamma_keep = max_iter, weights, gamma_keep
         dtype = exp_topic_word_t.dtype
@@ -410,11 +364,7 @@ class _EStep:
         n_docs, n_words = X.shape
         n_topics = exp_topic_word_t.shape[1]
         self.n_topics = n_topics
-        self.sstats = None
-        if sstats:
-            shape = (n_words, n_topics)
-            out = None if workspace is None else workspace.array("sstats", shape, dtype)
-            self.sstats = _Statistics(n_words, n_topics, dtype, out)
+        self.sstats = _Statistics(n_words, n_topics, dtype) if sstats else None
         self.log_norm = np.zeros(n_docs)
         # A topic at gamma_dk = alpha_k has exp(psi(gamma_dk)) = exp(psi(alpha_k)).
         self.alpha_k = np.broadcast_to(alpha, (n_topics,)).copy()
@@ -657,7 +607,6 @@ def document_e_step(
     block_bytes=BLOCK_BYTES,
     max_block_docs=MAX_BLOCK_DOCS,
     live_topics=LIVE_TOPICS,
-    workspace=None,
 ):
     """Run the LDA E-step on every document of ``X`` at once.
 
@@ -697,9 +646,6 @@ def document_e_step(
     live_topics : int
         Documents with at most this many topics off ``gamma = alpha`` iterate on those
         only (the compact set; 0: never).
-    workspace : Workspace or None
-        Memory to reuse for the working sets and the statistics; the returned
-        ``sstats_t`` then lives in it, until the next E-step with it.
 
     Returns
     -------
@@ -715,9 +661,7 @@ def document_e_step(
         gamma = np.ones((n_docs, n_topics), dtype=dtype)
     else:
         gamma = np.array(gamma_init, dtype=dtype, copy=True, order="C")
-    step = _EStep(
-        X, exp_topic_word_t, alpha, gamma, max_iter, weights, gamma_keep, compute_sstats, workspace
-    )
+    step = _EStep(X, exp_topic_word_t, alpha, gamma, max_iter, weights, gamma_keep, compute_sstats)
     lengths = step.lengths
     docs = np.arange(n_docs) if weights is None else np.flatnonzero(weights > 0)
     order = docs[np.argsort(lengths[docs], kind="stable")]
@@ -740,7 +684,7 @@ def document_e_step(
             slots, width = _working_set_shape(
                 sorted_lengths, start, n_topics, itemsize, block_bytes, max_block_docs
             )
-        return _WorkingSet(slots, width, n_topics, dtype, step.indices.dtype, None, workspace)
+        return _WorkingSet(slots, width, n_topics, dtype, step.indices.dtype)
 
     def compact_slots(width, n_live, at_least):
         fit = block_bytes // (width * n_live * itemsize)
@@ -793,7 +737,6 @@ def document_e_step(
                         dtype,
                         step.indices.dtype,
                         live_topics,
-                        workspace,
                     )
                 elif cs.width < ws.width:
                     slots = compact_slots(ws.width, cs.n_live, cs.n)
@@ -892,12 +835,8 @@ class _Statistics:
     #: batch also has at least as many as the vocabulary (its transposition is O(V)).
     min_batch = 1 << 14
 
-    def __init__(self, n_words, n_topics, dtype, out=None):
-        if out is None:
-            out = np.zeros((n_words, n_topics), dtype=dtype)
-        else:
-            out.fill(0)
-        self.out = out
+    def __init__(self, n_words, n_topics, dtype):
+        self.out = np.zeros((n_words, n_topics), dtype=dtype)
         self.pending, self.n_pending = [], 0
         self.flush_at = max(n_words, self.min_batch)
 

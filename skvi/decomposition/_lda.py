@@ -114,7 +114,7 @@ from sklearn.utils.validation import validate_data
 
 from .._base import VariationalEstimator, check_fitted
 from .._special import dirichlet_expectation_log
-from ._estep import Workspace, document_e_step, partial_restart
+from ._estep import document_e_step, partial_restart
 from ._priors import optimize_asymmetric_dirichlet, optimize_symmetric_dirichlet
 
 __all__ = ["VariationalLDA"]
@@ -208,10 +208,9 @@ class _LazyTopics:
         self.scale, self.shift = 1.0, 0.0
         self.row_sums = self.M.sum(axis=0)
 
-    def words(self, words, out=None):
-        """``lambda[:, words]`` transposed, shape (len(words), K), in ``out`` or a new
-        array."""
-        cols = np.take(self.M, words, axis=0, out=out)
+    def words(self, words):
+        """``lambda[:, words]`` transposed, shape (len(words), K) (a new array)."""
+        cols = self.M[words]
         cols *= self.scale
         cols += self.shift
         return cols
@@ -727,7 +726,6 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         n_docs, n_words = X.shape
         topics = _LazyTopics(self.components_)
         position = np.zeros(n_words, dtype=X.indices.dtype)  # word -> column in the batch
-        workspace = Workspace()  # the batches' large arrays, reused (see Workspace)
         for batch in gen_batches(n_docs, self.batch_size):
             weights = None if sample_weight is None else sample_weight[batch]
             n_batch = batch.stop - batch.start
@@ -747,12 +745,10 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
             )
             # E[log beta] on the batch's words, (|W|, K) (Hoffman et al. eq. (5) needs no
             # other word).
-            shape = (words.size, self.n_components)
-            e_log_beta_t = topics.words(words, workspace.array("e_log_beta", shape, np.float64))
+            e_log_beta_t = topics.words(words)
             digamma(e_log_beta_t, out=e_log_beta_t)
             e_log_beta_t -= digamma(topics.row_totals())
-            exp_t = np.exp(e_log_beta_t, out=workspace.array("exp_beta", shape, np.float64))
-            exp_t = exp_t.astype(X.dtype, copy=False)
+            exp_t = np.exp(e_log_beta_t).astype(X.dtype, copy=False)
             result = document_e_step(
                 X_local,
                 exp_t,
@@ -761,7 +757,6 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
                 max_iter=self.max_doc_update_iter,
                 tol=self.mean_change_tol,
                 weights=weights,
-                workspace=workspace,
             )
             if gamma_out is not None:
                 gamma_out[batch] = result.gamma
