@@ -672,3 +672,17 @@ def test_scikit_learns_perplexity_test_is_honoured():
     # scikit-learn's signature, passed as is.
     params = LatentDirichletAllocation(n_components=3, evaluate_every=5).get_params()
     assert VariationalLDA(**params).fit(X).evaluate_every == 5
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_add_rows_adds_scaled_rows_in_place(dtype):
+    rng = np.random.RandomState(0)
+    out = rng.uniform(size=(50, 7)).astype(dtype)
+    rows = np.array([0, 3, 4, 17, 49])
+    values = rng.uniform(size=(5, 7)).astype(dtype)
+    expected = out.copy()
+    expected[rows] += dtype(2.5) * values
+    stored_transposed = out.T  # as the online ELBO cache keeps its (K, V) statistics
+    estep_module.add_rows(stored_transposed.T, rows, values, 2.5)
+    assert_allclose(out, expected, rtol=1e-6 if dtype == np.float32 else 1e-15)
+    assert out.dtype == dtype

@@ -89,7 +89,13 @@ try:  # scipy's compiled sparse kernels: CSR -> CSC, CSR-times-dense accumulatin
 except ImportError:  # pragma: no cover
     _csr_matvecs = _csr_tocsc = None
 
-__all__ = ["EStepResult", "document_e_step", "exp_dirichlet_expectation", "partial_restart"]
+__all__ = [
+    "EStepResult",
+    "add_rows",
+    "document_e_step",
+    "exp_dirichlet_expectation",
+    "partial_restart",
+]
 
 #: Bytes of gathered topic columns in the working set. Measured at K=100 (float64, 43
 #: inner iterations per document, fixed costs included) on this machine (L2 1 MiB per
@@ -168,6 +174,34 @@ def partial_restart(gamma_prev, weight, dtype):
     gamma += 1
     np.copyto(gamma, 1, where=np.isnan(gamma))
     return gamma
+
+
+def add_rows(out, rows, values, factor=1.0):
+    """``out[rows] += factor * values`` for sorted, distinct ``rows``, in one pass.
+
+    scipy's CSR-times-dense kernel with a matrix that has ``factor`` at ``(rows[i], i)``:
+    each row of ``values`` is added to its row of ``out`` in place, without numpy's
+    gather, add and scatter (2x faster for 3,000 rows of 100 here).
+    """
+    out2d = out.reshape(out.shape[0], -1)
+    if _csr_matvecs is None or not out2d.flags.c_contiguous:  # pragma: no cover
+        out2d[rows] += factor * values.reshape(rows.size, -1)
+        return
+    rows = np.asarray(rows)
+    ptr = np.zeros(out2d.shape[0] + 1, dtype=rows.dtype)
+    ptr[rows + 1] = 1
+    np.cumsum(ptr, out=ptr)
+    values = np.ascontiguousarray(values, dtype=out.dtype)
+    _csr_matvecs(
+        out2d.shape[0],
+        rows.size,
+        out2d.shape[1],
+        ptr,
+        np.arange(rows.size, dtype=rows.dtype),
+        np.full(rows.size, factor, dtype=out.dtype),
+        values.ravel(),
+        out2d.ravel(),
+    )
 
 
 def _working_set_shape(sorted_lengths, start, n_topics, itemsize, block_bytes, max_docs):
@@ -261,9 +295,13 @@ class _WorkingSet:
         by_word = (*self._by_word, "final_norm")
         for name in (*by_word, *self._by_slot, "final_gamma", "final_exp_theta"):
             old, wide = getattr(self, name)[:n], getattr(new, name)[:n]
-            # Padding: count 0, columns 0 (so Z 0, and the ratio 0 / (0 + tiny) = 0).
-            wide[...] = 0 if name in by_word else self._padding(name)
             wide[tuple(slice(0, size) for size in old.shape)] = old
+            # Padding: count 0, columns 0 (so Z 0, and the ratio 0 / (0 + tiny) = 0).
+            fill = 0 if name in by_word else self._padding(name)
+            for axis in range(1, old.ndim):  # what lies beyond the old array on each axis
+                index = [slice(None)] * old.ndim
+                index[axis] = slice(old.shape[axis], None)
+                wide[tuple(index)] = fill
         return new
 
     def update(self, alpha, tiny):

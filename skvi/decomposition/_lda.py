@@ -114,7 +114,7 @@ from sklearn.utils.validation import validate_data
 
 from .._base import VariationalEstimator, check_fitted
 from .._special import dirichlet_expectation_log
-from ._estep import document_e_step, partial_restart
+from ._estep import add_rows, document_e_step, partial_restart
 from ._priors import optimize_asymmetric_dirichlet, optimize_symmetric_dirichlet
 
 __all__ = ["VariationalLDA"]
@@ -220,21 +220,19 @@ class _LazyTopics:
 
     def step(self, rho, eta, words, stats_t, factor=1.0):
         """One online step with the statistics ``factor * stats_t``, where ``stats_t`` is
-        ``S[:, words]`` transposed, (len(words), K); ``stats_t`` is overwritten."""
+        ``S[:, words]`` transposed, (len(words), K)."""
         scale = self.scale * (1.0 - rho)
         shift = (1.0 - rho) * self.shift + rho * eta
         if scale < 1e-6:  # fold: M <- lambda's current value
             self.M *= scale
             self.M += shift
-            stats_t *= rho * factor
-            self.M[words] += stats_t
+            add_rows(self.M, words, stats_t, rho * factor)
             self.row_sums = self.M.sum(axis=0)
             self.scale, self.shift = 1.0, 0.0
             return
         self.scale, self.shift = scale, shift
-        stats_t *= rho * factor / scale
-        self.M[words] += stats_t
-        self.row_sums += stats_t.sum(axis=0)
+        add_rows(self.M, words, stats_t, rho * factor / scale)
+        self.row_sums += (rho * factor / scale) * stats_t.sum(axis=0)
 
     def materialize(self):
         """``lambda``, shape (K, V), C-contiguous."""
@@ -770,7 +768,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
                 cache["e_log_theta_sum"] += e_log_sum
                 cache["log_q_theta"] += log_q
                 cache["weight"] += batch_weight
-                cache["sstats"].T[words] += sstats_t
+                add_rows(cache["sstats"].T, words, sstats_t)
             rho = float((self.learning_offset + self.n_batch_iter_) ** (-self.learning_decay))
             topics.step(rho, self.topic_word_prior_, words, sstats_t, total / batch_weight)
             if self.optimize_priors:
