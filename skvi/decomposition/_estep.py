@@ -112,7 +112,7 @@ KEEP_MARGIN = 1e-11
 MAX_BLOCK_DOCS = 256
 #: Frozen slots are finished and refilled once they are 1/REFILL_FRACTION of the slots.
 REFILL_FRACTION = 8
-#: Iterations between two counts of the entries at gamma = alpha, while few are.
+#: Updates between two counts of the entries at gamma = alpha.
 DEAD_CHECK_EVERY = 8
 #: A document moves to the compact set once at most this many of its topics are off
 #: gamma = alpha (with at least twice as many topics in all).
@@ -306,7 +306,7 @@ class _WorkingSet:
 
     def update(self, alpha, tiny):
         """One fixed-point update of every slot (eqs. (6)-(7)) but the digamma: returns
-        the new gamma (now ``self.gamma``) and each slot's mean absolute change."""
+        the new gamma (now ``self.gamma``) and each slot's summed absolute change."""
         n = self.n
         norm3 = self.norm[:n]
         norm = norm3[:, :, 0]
@@ -318,22 +318,23 @@ class _WorkingSet:
         g_new += alpha
         diff = np.subtract(g_new, self.gamma[:n], out=self.diff[:n])
         np.abs(diff, out=diff)
-        change = np.add.reduce(diff, axis=1)  # the mean absolute change, as np.mean
-        change /= self.n_topics
+        change = np.add.reduce(diff, axis=1)  # K times the mean absolute change
         self.gamma, self.gamma_new = self.gamma_new, self.gamma
         return g_new, change
 
-    def freeze(self, change, tol, max_iter):
-        """Count the iteration; freeze the slots that have converged (their Z comes with
-        the next product)."""
+    def freeze(self, change, tol, max_iter, capped):
+        """Count the iteration; freeze the slots whose mean absolute change (``change``
+        / K) is below ``tol`` or, if ``capped`` (some slot may have reached it), whose
+        iterations reached ``max_iter`` (their Z comes with the next product)."""
         n = self.n
         iters = self.iters[:n]
         iters += 1
         alive = self.alive[:n]
-        done = change < tol
-        done |= iters >= max_iter
+        done = change < tol * self.n_topics
+        if capped:
+            done |= iters >= max_iter
         done &= alive
-        newly = np.flatnonzero(done)
+        newly = np.nonzero(done)[0]
         self.just_frozen = None
         if newly.size:
             self.final_gamma[newly] = self.gamma[newly]
@@ -619,7 +620,7 @@ class _EStep:
         prod = np.matmul(ratio[:, None, :], cols)[:, 0]
         gamma = prod * exp_theta + self.alpha_k
         previous = self.expand(topics, cs.gamma_new[slots], self.alpha_k)
-        change[slots] = np.add.reduce(np.abs(gamma - previous), axis=1) / self.n_topics
+        change[slots] = np.add.reduce(np.abs(gamma - previous), axis=1)
         live = gamma != self.alpha_k
         n_live = int(live.sum(axis=1).max())
         if n_live > cs.n_live:
@@ -739,8 +740,9 @@ def document_e_step(
     # the constant exp(psi(alpha_k)): when most entries are there, digamma runs on the
     # others only.
     exp_psi_alpha = step.exp_psi_alpha
-    skip_dead, n_updates = False, 0
+    skip_dead, n_updates, passes = False, 0, 0
     while True:
+        passes += 1  # no document has made more iterations than this
         n = ws.n
         if n:
             # Z_dw up to the factor exp(-psi(sum_k gamma_dk)), which cancels in the update
@@ -758,8 +760,8 @@ def document_e_step(
                 step.finish(cs, frozen)
                 cs.compact(frozen)
         # Live documents that use few topics move to the compact set.
-        frozen = np.flatnonzero(~ws.alive[:n])
-        migrants = frozen[:0]
+        n_frozen = n - ws.n_alive
+        migrants = ws.doc[:0]
         if use_compact and ws.n_alive:
             few = np.count_nonzero(ws.gamma[:n] != step.alpha_k, axis=1) <= live_topics
             migrants = np.flatnonzero(few & ws.alive[:n])
@@ -782,13 +784,13 @@ def document_e_step(
                 migrants = migrants[: cs.slots - cs.n]
         # Finish frozen slots and refill them (and the migrants') with the next documents,
         # or drain at the end.
-        n_holes = frozen.size + migrants.size
+        n_holes = n_frozen + migrants.size
         holes = None
         if nxt < n_active:
             if n_holes + ws.slots - n >= max(1, ws.slots // REFILL_FRACTION) or not ws.n_alive:
-                holes = frozen
+                holes = frozen = np.flatnonzero(~ws.alive[:n])
         elif n_holes and (2 * n_holes >= n or not ws.n_alive):  # the last documents
-            holes = frozen
+            holes = frozen = np.flatnonzero(~ws.alive[:n])
         if holes is not None:
             if frozen.size:
                 step.finish(ws, frozen)
@@ -833,6 +835,7 @@ def document_e_step(
             n_updates += 1
             if skip_dead or n_updates % DEAD_CHECK_EVERY == 0:
                 live = g_new != alpha
+            if n_updates % DEAD_CHECK_EVERY == 0:
                 skip_dead = 2 * np.count_nonzero(live) < live.size
             if skip_dead:  # digamma only where gamma is not exactly alpha
                 values = np.exp(digamma(g_new[live]))
@@ -842,7 +845,7 @@ def document_e_step(
                 digamma(g_new, out=exp_theta)
                 np.exp(exp_theta, out=exp_theta)
             doc_iterations += ws.n_alive
-            ws.freeze(change, tol, max_iter)
+            ws.freeze(change, tol, max_iter, passes >= max_iter)
         if cs is not None and cs.n_alive:  # the same update on the live topics
             _, change = cs.update(cs.alpha[: cs.n], tiny)
             cs = step.check_dead(cs, change)
@@ -850,7 +853,7 @@ def document_e_step(
             digamma(cs.gamma[: cs.n], out=exp_theta)
             np.exp(exp_theta, out=exp_theta)
             doc_iterations += cs.n_alive
-            cs.freeze(change, tol, max_iter)
+            cs.freeze(change, tol, max_iter, passes >= max_iter)
         if not ws.n and nxt >= n_active and (cs is None or not cs.n):
             break
     n_kept = 0 if gamma_keep is None else step.revert()
