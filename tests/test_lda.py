@@ -114,6 +114,7 @@ def test_partial_fit_matches_sklearn(corpus, monkeypatch, learning_decay):
     X = corpus[0]
     monkeypatch.setattr(estep_module, "digamma", _sklearn_psi)
     monkeypatch.setattr(lda_module, "digamma", _sklearn_psi)
+    monkeypatch.setattr(lda_module, "digamma_about", lambda x, _, out: _sklearn_psi(x, out=out))
     params = dict(n_components=4, random_state=0, batch_size=50, learning_decay=learning_decay)
     sk = LatentDirichletAllocation(**params)
     ours = VariationalLDA(**params)

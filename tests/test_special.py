@@ -2,14 +2,15 @@
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
-from scipy.special import expit, multigammaln
+from scipy.special import digamma, expit, multigammaln
 
 from skvi._special import (
     beta_entropy,
     beta_expectation_log,
     beta_kl,
+    digamma_about,
     dirichlet_entropy,
     dirichlet_expectation_log,
     dirichlet_kl,
@@ -470,3 +471,24 @@ def test_jaakkola_jordan_bound():
 )
 def test_extreme_but_valid_inputs_are_finite(func, args):
     assert np.all(np.isfinite(func(*args)))
+
+
+@pytest.mark.parametrize("center", [0.001, 0.01, 0.05, 1.0, 1.4616, 30.0])
+def test_digamma_about_matches_scipy_near_and_far_from_the_center(center):
+    # Values in the series' band (its edges included), far below and far above it,
+    # across chunks; within two ulps of scipy's (absolute near psi's root at 1.4616).
+    rng = np.random.RandomState(0)
+    band = center + np.linspace(-0.005, 0.005, 50_001)
+    band = band[band > 0]
+    x = np.concatenate([band, rng.uniform(1e-4, 1e3, 30_000), [center, 1e-300, 1e300]])
+    rng.shuffle(x)
+    before = x.copy()
+    got = digamma_about(x, center)
+    expected = digamma(x)
+    assert_array_equal(x, before)
+    tolerance = 2 * np.spacing(np.maximum(np.abs(expected), 1.0))
+    assert np.all(np.abs(got - expected) <= tolerance)
+    size = x.size - x.size % 7
+    in_place = x[:size].reshape(-1, 7)  # also in place, in any shape
+    assert digamma_about(in_place, center, out=in_place) is in_place
+    assert_array_equal(in_place.ravel(), got[:size])

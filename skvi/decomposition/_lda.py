@@ -113,7 +113,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from .._base import VariationalEstimator, check_fitted
-from .._special import dirichlet_expectation_log
+from .._special import digamma_about, dirichlet_expectation_log
 from ._estep import add_rows, document_e_step, partial_restart
 from ._priors import optimize_asymmetric_dirichlet, optimize_symmetric_dirichlet
 
@@ -744,7 +744,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
             # E[log beta] on the batch's words, (|W|, K) (Hoffman et al. eq. (5) needs no
             # other word).
             e_log_beta_t = topics.words(words)
-            digamma(e_log_beta_t, out=e_log_beta_t)
+            digamma_about(e_log_beta_t, self.topic_word_prior_, out=e_log_beta_t)
             e_log_beta_t -= digamma(topics.row_totals())
             exp_t = np.exp(e_log_beta_t).astype(X.dtype, copy=False)
             result = document_e_step(
