@@ -53,6 +53,7 @@ T. S. Jaakkola and M. I. Jordan (2000). Bayesian parameter estimation via variat
 methods. Statistics and Computing 10, 25-37.
 """
 
+import functools
 import math
 import operator
 
@@ -186,6 +187,15 @@ _ABOUT_DEGREE = 6
 _ABOUT_CHUNK = 1 << 15
 
 
+@functools.lru_cache(maxsize=8)
+def _about_coefficients(center):
+    """Taylor coefficients of ``psi(1 + x)`` about ``x = center``: ``psi^(n)(1 + center)
+    / n!``, n = 0 .. ``_ABOUT_DEGREE``."""
+    return [float(digamma(1.0 + center))] + [
+        float(polygamma(n, 1.0 + center)) / math.factorial(n) for n in range(1, _ABOUT_DEGREE + 1)
+    ]
+
+
 def digamma_about(x, center, out=None):
     """``digamma(x)`` for a float64 array whose values cluster about ``center``.
 
@@ -195,8 +205,9 @@ def digamma_about(x, center, out=None):
     ``psi(x) = psi(1 + x) - 1/x`` with ``psi(1 + x)`` smooth: its Taylor series about
     ``1 + center`` to degree 6 (coefficients ``psi^(n)(1 + center) / n!``) has a
     remainder below ``0.005^7 ~ 8e-17``; elements farther than 0.005 from the center
-    go to scipy. Measured: 1.3-1.9 ms instead of 2.8-2.9 ms for 3,200 x 100 entries,
-    within one ulp of scipy's values.
+    go to scipy, and so do arrays of fewer than 32,768 elements (there the set-up costs
+    more than the series saves). Measured: 1.3-1.9 ms instead of 2.8-2.9 ms for
+    3,200 x 100 entries, within one ulp of scipy's values.
 
     Parameters
     ----------
@@ -214,10 +225,10 @@ def digamma_about(x, center, out=None):
     """
     x = np.asarray(x, dtype=np.float64)
     out = np.empty_like(x) if out is None else out
+    if x.size < _ABOUT_CHUNK:  # the series' set-up costs more than it saves
+        return digamma(x, out=out)
     degree, center = _ABOUT_DEGREE, float(center)
-    coef = [float(digamma(1.0 + center))] + [
-        float(polygamma(n, 1.0 + center)) / math.factorial(n) for n in range(1, degree + 1)
-    ]
+    coef = _about_coefficients(center)
     flat, result = x.reshape(-1), out.reshape(-1)
     for start in range(0, flat.size, _ABOUT_CHUNK):
         values = flat[start : start + _ABOUT_CHUNK]
