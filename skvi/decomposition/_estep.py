@@ -123,9 +123,9 @@ LIVE_TOPICS = 16
 COMPACT_MIN_DOCS = 1024
 #: Most slots in the compact set.
 COMPACT_MAX_DOCS = 1024
-#: What dead topics may add to gamma in a compact document, in units of alpha * eps,
-#: before it gets the full update: a quarter of alpha's half-ulp (at least alpha * eps
-#: / 4), a factor of 2 below it for the rounding of the bound.
+#: What dead topics may add to gamma in a compact document, in units of min(alpha) *
+#: eps, before it gets the full update: alpha's half-ulp is at least alpha * eps / 4,
+#: and a factor of 2 is left for the rounding of the bound.
 DEAD_MARGIN = 1 / 8
 
 

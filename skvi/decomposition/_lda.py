@@ -88,14 +88,16 @@ held-out -6.8654 against -6.8659 when starting from 1; K=20 (seeds 0-2) 34.2 ins
 
 Speed (``python benchmarks/bench_lda.py``, same corpus, 5 passes, fit seconds against
 scikit-learn's in the same run; runs on 2026-11-24): the E-step streams the documents
-through a cache-sized working set that is refilled as documents converge (layout and
-per-iteration costs in ``_estep.py``). K=100 batch 20.85 s against 58.60 s (2.7-2.8x;
-float32 4.1-4.4x; before the working set 35.3 s, 1.6x), K=20 batch 4.4-5.1x, K=100
-online 2.6-3.1x (before the online restarts 2.5-2.7x), K=20 online 2.8-3.1x. Peak memory
-(K=100): 69 MiB batch, 73 MiB online (the documents' gammas are kept between epochs),
-scikit-learn 81 MiB. In online learning ``lambda`` is kept transposed (``_LazyTopics``)
-so that a mini-batch's words are whole rows; about half of what a mini-batch costs
-outside its E-step is then the digamma of its ``K x |words|`` topic entries.
+through a cache-sized working set that is refilled as documents converge, and documents
+with at most 16 topics left through a compact one of those topics' columns (layout and
+per-iteration costs in ``_estep.py``). K=100 batch 14.49 s against 56.32 s (3.9x; float32
+5.6x; 20.85 s, 2.8x, before the compact set; 35.3 s, 1.6x, before the working set), K=20
+batch 4.8x, K=100 online 12.05 s against 37.98 s (3.2x; 2.6-3.1x before the series
+digamma and the leaner iteration), K=20 online 3.2x. Peak memory (K=100): 69 MiB batch,
+73 MiB online (the documents' gammas are kept between epochs), scikit-learn 81 MiB. In
+online learning ``lambda`` is kept transposed (``_LazyTopics``) so that a mini-batch's
+words are whole rows, and the digamma of its ``|words| x K`` topic entries, most of which
+sit just above the prior ``eta``, is a series about ``eta`` (``digamma_about``).
 
 ``score`` evaluates the same
 bound on new documents with ``phi`` at its optimum given ``gamma`` (the form of
