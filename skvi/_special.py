@@ -227,6 +227,9 @@ def digamma_about(x, center, out=None):
     out = np.empty_like(x) if out is None else out
     if x.size < _ABOUT_CHUNK:  # the series' set-up costs more than it saves
         return digamma(x, out=out)
+    if not (x.flags.c_contiguous and out.flags.c_contiguous):  # the chunks are flat views
+        out[...] = digamma_about(np.ascontiguousarray(x), center)
+        return out
     degree, center = _ABOUT_DEGREE, float(center)
     coef = _about_coefficients(center)
     flat, result = x.reshape(-1), out.reshape(-1)

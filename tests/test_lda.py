@@ -435,6 +435,18 @@ def _reference_e_step(X, exp_t, alpha, gamma0, max_iter, tol, weights=None, gamm
     return gamma, sstats_t, log_norm, iterations, len(back)
 
 
+def _spy(monkeypatch, owner, name, note):
+    """Replace the method ``owner.name`` by one that calls ``note`` with its arguments
+    first."""
+    method = getattr(owner, name)
+
+    def spied(*args, **kwargs):
+        note(*args, **kwargs)
+        return method(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, spied)
+
+
 @pytest.fixture(scope="module")
 def ragged():
     """Documents of very different lengths (1 to ~150 distinct words, some empty), each
@@ -479,12 +491,8 @@ def test_working_set_e_step_matches_the_per_document_loop(
     X, exp_t, alpha, keep, weights = ragged
     monkeypatch.setattr(estep_module, "COMPACT_MIN_DOCS", 0)
     migrated = []
-    migrate = estep_module._EStep.migrate
-    monkeypatch.setattr(
-        estep_module._EStep,
-        "migrate",
-        lambda self, cs, ws, slots: migrated.append(slots.size) or migrate(self, cs, ws, slots),
-    )
+    note = lambda _, cs, ws, slots: migrated.append(slots.size)  # noqa: E731
+    _spy(monkeypatch, estep_module._EStep, "migrate", note)
     alpha = alpha * alpha_scale
     rng = np.random.RandomState(max_iter)
     gamma0 = rng.gamma(100.0, 0.01, keep.shape)
@@ -524,13 +532,11 @@ def test_compact_documents_revive_dead_topics_exactly(dead_margin, monkeypatch):
     monkeypatch.setattr(estep_module, "DEAD_MARGIN", dead_margin)
     monkeypatch.setattr(estep_module, "COMPACT_MIN_DOCS", 0)
     grown = []
-    widened = estep_module._CompactSet.widened
-    monkeypatch.setattr(
+    _spy(
+        monkeypatch,
         estep_module._CompactSet,
         "widened",
-        lambda self, slots, width, n_live=None: (
-            grown.append(n_live) or widened(self, slots, width, n_live)
-        ),
+        lambda _, slots, width, n_live=None: grown.append(n_live),
     )
     K, n_docs = 6, 30
     exp_t = np.zeros((2, K))

@@ -492,3 +492,6 @@ def test_digamma_about_matches_scipy_near_and_far_from_the_center(center):
     in_place = x[:size].reshape(-1, 7)  # also in place, in any shape
     assert digamma_about(in_place, center, out=in_place) is in_place
     assert_array_equal(in_place.ravel(), got[:size])
+    strided = np.empty((x.size, 2))[:, 0]  # an output that is not contiguous
+    digamma_about(x, center, out=strided)
+    assert_array_equal(strided, digamma_about(x, center))

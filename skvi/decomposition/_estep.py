@@ -77,6 +77,7 @@ Every document's iterates are those of scikit-learn's per-document loop (up to
 rounding), whatever the slot it lands in.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,7 +113,7 @@ KEEP_MARGIN = 1e-11
 MAX_BLOCK_DOCS = 256
 #: Frozen slots are finished and refilled once they are 1/REFILL_FRACTION of the slots.
 REFILL_FRACTION = 8
-#: Updates between two counts of the entries at gamma = alpha.
+#: Iterations between two counts of the entries at gamma = alpha.
 DEAD_CHECK_EVERY = 8
 #: A document moves to the compact set once at most this many of its topics are off
 #: gamma = alpha (with at least twice as many topics in all).
@@ -559,6 +560,12 @@ class _EStep:
         np.put_along_axis(full, topics, values, axis=1)  # padding lands in the last column
         return np.ascontiguousarray(full[:, :-1])
 
+    @functools.cached_property
+    def dead_weight(self):
+        """``max_k exp(psi(alpha_k)) sum_k exp(E[log beta_kw])`` per word: at least what
+        dead topics add to ``Z_w``."""
+        return self.exp_psi_alpha.max() * self.exp_t.sum(axis=1)
+
     def place(self, cs, slots, words, gamma, live, dead=None):
         """Compact form of documents with padded ``words`` (m, width), ``gamma`` (m, K)
         and live topics (m, K; at most ``cs.n_live`` each) in ``slots``: their topics,
@@ -740,7 +747,7 @@ def document_e_step(
     # the constant exp(psi(alpha_k)): when most entries are there, digamma runs on the
     # others only.
     exp_psi_alpha = step.exp_psi_alpha
-    skip_dead, n_updates, passes = False, 0, 0
+    skip_dead, passes = False, 0
     while True:
         passes += 1  # no document has made more iterations than this
         n = ws.n
@@ -767,9 +774,6 @@ def document_e_step(
             migrants = np.flatnonzero(few & ws.alive[:n])
             if migrants.size:
                 if cs is None:
-                    # exp(psi(alpha)) sum_k exp(E[log beta_kw]): at least what dead topics
-                    # add to Z_w.
-                    step.dead_weight = exp_psi_alpha.max() * exp_topic_word_t.sum(axis=1)
                     cs = _CompactSet(
                         compact_slots(ws.width, live_topics, 0),
                         ws.width,
@@ -832,10 +836,9 @@ def document_e_step(
         if ws.n_alive:  # one fixed-point update of every slot (eqs. (6)-(7))
             g_new, change = ws.update(alpha, tiny)
             exp_theta = ws.exp_theta[:n]
-            n_updates += 1
-            if skip_dead or n_updates % DEAD_CHECK_EVERY == 0:
+            if skip_dead or passes % DEAD_CHECK_EVERY == 0:
                 live = g_new != alpha
-            if n_updates % DEAD_CHECK_EVERY == 0:
+            if passes % DEAD_CHECK_EVERY == 0:
                 skip_dead = 2 * np.count_nonzero(live) < live.size
             if skip_dead:  # digamma only where gamma is not exactly alpha
                 values = np.exp(digamma(g_new[live]))
