@@ -180,17 +180,60 @@ def _doc_prior_terms(alpha, weighted_e_log_sum, total_weight):
     )
 
 
-def _topic_terms(lam, eta, e_log_beta):
-    """``sum_k E[log p(beta_k | eta)] - E[log q(beta_k | lambda_k)]`` (Blei et al. eq. (15)
-    applied to the topics; Hoffman et al. eq. (3), last line)."""
-    lam = lam.astype(np.float64, copy=False)
+#: Bytes of float64 temporaries per chunk of topics in the K x V computations below: the
+#: fit's peak memory stays a few K x V arrays (scikit-learn's is ~6), whatever K and V.
+_CHUNK_BYTES = 1 << 16
+
+
+def _e_log_beta_chunks(lam, words=slice(None)):
+    """``E[log beta_kw] = psi(lambda_kw) - psi(sum_w lambda_kw)`` (PRML eq. (B.21)) for
+    the given words, in chunks of topics: yields ``(rows, chunk)``, ``chunk`` float64
+    of shape (rows' topics, words), a new array each time."""
     n_topics, n_words = lam.shape
-    return float(
-        n_topics * (gammaln(n_words * eta) - n_words * gammaln(eta))
-        + np.sum((eta - lam) * e_log_beta)
-        + gammaln(lam).sum()
-        - gammaln(lam.sum(axis=1)).sum()
-    )
+    e_log_total = digamma(lam.sum(axis=1, dtype=np.float64))
+    step = max(1, _CHUNK_BYTES // (8 * n_words))
+    for start in range(0, n_topics, step):
+        rows = slice(start, min(start + step, n_topics))
+        chunk = digamma(lam[rows][:, words].astype(np.float64, copy=False))
+        chunk -= e_log_total[rows, None]
+        yield rows, chunk
+
+
+def _exp_e_log_beta_t(lam, dtype):
+    """``exp(E[log beta])`` transposed, (V, K) C-contiguous in ``dtype``, and the sum of
+    ``E[log beta]`` (for the update of eta)."""
+    exp_t = np.empty(lam.shape[::-1], dtype=dtype)
+    total = 0.0
+    for rows, chunk in _e_log_beta_chunks(lam):
+        total += float(chunk.sum())
+        exp_t[:, rows] = np.exp(chunk, out=chunk).T
+    return exp_t, total
+
+
+def _dot_e_log_beta(lam, sstats, words=slice(None)):
+    """``<S, E[log beta]>`` over the given words (S zero elsewhere), S of shape (K, V)."""
+    total = 0.0
+    for rows, chunk in _e_log_beta_chunks(lam, words):
+        total += float(np.einsum("kw,kw->", sstats[rows][:, words], chunk))
+    return total
+
+
+def _topic_terms(lam, eta, sstats=None):
+    """``sum_k E[log p(beta_k | eta)] - E[log q(beta_k | lambda_k)]`` (Blei et al. eq. (15)
+    applied to the topics; Hoffman et al. eq. (3), last line); with ``sstats`` (K, V),
+    also ``<S, E[log beta]>``."""
+    n_topics, n_words = lam.shape
+    terms = n_topics * (gammaln(n_words * eta) - n_words * gammaln(eta))
+    terms -= float(gammaln(lam.sum(axis=1, dtype=np.float64)).sum())
+    s_dot = 0.0
+    for rows, chunk in _e_log_beta_chunks(lam):
+        block = lam[rows].astype(np.float64, copy=False)
+        # sum (eta - lambda) E[log beta], without an (eta - lambda) array
+        terms += eta * float(chunk.sum()) - float(np.einsum("kw,kw->", block, chunk))
+        terms += float(gammaln(block).sum())
+        if sstats is not None:
+            s_dot += float(np.einsum("kw,kw->", sstats[rows], chunk))
+    return float(terms), s_dot
 
 
 class _LazyTopics:
@@ -506,11 +549,10 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         super()._set_variational_params(params)
         if "components_" in params:
             lam = self.components_
-            e_log_beta = dirichlet_expectation_log(lam.astype(np.float64, copy=False))
+            self._exp_topic_word_t = None  # released before its successor is formed
             # Kept transposed (V, K) so that a word's K values are contiguous for the
             # E-step's gather; exp_dirichlet_component_ is its (K, V) view.
-            self._exp_topic_word_t = np.ascontiguousarray(np.exp(e_log_beta).T, dtype=lam.dtype)
-            self._e_log_beta_total = float(e_log_beta.sum())
+            self._exp_topic_word_t, self._e_log_beta_total = _exp_e_log_beta_t(lam, lam.dtype)
 
     @property
     def exp_dirichlet_component_(self):
@@ -587,19 +629,16 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         sstats_t *= self._exp_topic_word_t
         sstats = sstats_t.T  # (K, V) view
         # <S, E_old[log beta]> over the words these documents use (S is zero elsewhere).
-        lam = self.components_
-        words = np.flatnonzero(np.bincount(X.indices, minlength=lam.shape[1]))
-        if 2 * words.size > lam.shape[1]:
+        n_words = self.components_.shape[1]
+        words = np.flatnonzero(np.bincount(X.indices, minlength=n_words))
+        if 2 * words.size > n_words:
             words = slice(None)
-        lam = lam.astype(np.float64, copy=False)
-        e_log_beta_old = digamma(lam[:, words]) - digamma(lam.sum(axis=1, keepdims=True))
         e_log_sum, log_q = _q_theta_terms(result.gamma, weights)
         total_weight = float(X.shape[0] if weights is None else weights.sum())
         log_norm = result.log_norm if weights is None else weights * result.log_norm
         pieces = {
             "log_norm": float(log_norm.sum()),
-            "s_dot_e_old": float(np.sum(sstats[:, words] * e_log_beta_old)),
-            "exp_topic_word_t_old": self._exp_topic_word_t,
+            "s_dot_e_old": _dot_e_log_beta(self.components_, sstats, words),
             "e_log_theta_sum": e_log_sum,
             "log_q_theta": log_q,
             "weight": total_weight,
@@ -643,7 +682,8 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         if stats is None:  # online: the epoch already moved the topics
             return
         # M-step, Hoffman et al. (2010) eq. (5): lambda = eta + sum_d w_d n_dw phi_dwk.
-        lam = np.add(scale * stats, self.topic_word_prior_, order="C", dtype=stats.dtype)
+        lam = np.multiply(stats, scale, order="C", dtype=stats.dtype)
+        lam += self.topic_word_prior_
         params = {"components_": lam}
         if self.optimize_priors:
             cache = self._elbo_cache
@@ -661,14 +701,10 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
 
     def _elbo(self, X, y, sample_weight=None):
         cache = self._elbo_cache
-        e_log_beta = dirichlet_expectation_log(self.components_.astype(np.float64))
         docs = _doc_prior_terms(self._alpha(), cache["e_log_theta_sum"], cache["weight"])
         docs -= cache["log_q_theta"]
-        words = (
-            cache["log_norm"] + float(np.sum(cache["sstats"] * e_log_beta)) - cache["s_dot_e_old"]
-        )
-        topics = _topic_terms(self.components_, self.topic_word_prior_, e_log_beta)
-        return docs + words + topics
+        topics, s_dot_e = _topic_terms(self.components_, self.topic_word_prior_, cache["sstats"])
+        return docs + cache["log_norm"] + s_dot_e - cache["s_dot_e_old"] + topics
 
     def _elbo_normalizer(self, X, sample_weight):
         """``tol`` is per token: the (weighted) number of tokens."""
@@ -779,7 +815,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
                 )
                 self.doc_topic_prior_ = (1.0 - rho) * self._alpha() + rho * target
                 lam = topics.materialize()
-                e_log_total = float(digamma(lam).sum() - n_words * digamma(lam.sum(axis=1)).sum())
+                e_log_total = sum(float(chunk.sum()) for _, chunk in _e_log_beta_chunks(lam))
                 target = optimize_symmetric_dirichlet(
                     self.topic_word_prior_, e_log_total, *lam.shape
                 )
@@ -980,8 +1016,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         docs += float(result.log_norm.sum())
         if sub_sampling:
             docs *= float(self.total_samples) / X.shape[0]
-        e_log_beta = dirichlet_expectation_log(self.components_.astype(np.float64))
-        return docs + _topic_terms(self.components_, self.topic_word_prior_, e_log_beta)
+        return docs + _topic_terms(self.components_, self.topic_word_prior_)[0]
 
     def score(self, X, y=None):
         """ELBO of ``X`` with the fitted topics: an approximate log-likelihood.
