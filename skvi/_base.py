@@ -89,8 +89,8 @@ def run_cavi(estimator, X, y, sample_weight, monitor, max_iter):
     does not lower it, so the ELBO never decreases (Bishop 2006, PRML §10.1.1).
     """
     for _ in range(max_iter):
-        stats = estimator._local_step(X, y, sample_weight=sample_weight)
-        estimator._global_step(stats, 1.0)
+        # No name keeps the statistics past their global step (they may be large).
+        estimator._global_step(estimator._local_step(X, y, sample_weight=sample_weight), 1.0)
         estimator._refine(X, y, sample_weight=sample_weight)
         if monitor.update(estimator._elbo(X, y, sample_weight=sample_weight)):
             break
@@ -114,7 +114,7 @@ def _fit_one_restart(template, X, y, sample_weight, seed, label, initialize=True
     )
     run_cavi(estimator, X, y, sample_weight, monitor, estimator.max_iter)
     return RestartResult(
-        params=estimator._get_variational_params(),
+        params=estimator._get_variational_params(copy_arrays=False),  # its own: no copies
         elbo_history=np.asarray(monitor.history),
         converged=monitor.converged,
         summary=monitor.summary(),
@@ -248,9 +248,11 @@ class VariationalEstimator(BaseEstimator):
         """
         return True
 
-    def _get_variational_params(self):
-        """The named global variational parameters, as a dict of copies."""
-        return {name: copy.deepcopy(getattr(self, name)) for name in self._variational_params}
+    def _get_variational_params(self, copy_arrays=True):
+        """The named global variational parameters, as a dict of copies (of the objects
+        themselves with ``copy_arrays=False``, for an estimator that is discarded)."""
+        take = copy.deepcopy if copy_arrays else lambda value: value
+        return {name: take(getattr(self, name)) for name in self._variational_params}
 
     def _set_variational_params(self, params):
         """Set the named parameters; override to derive public attributes from them."""

@@ -103,14 +103,15 @@ __all__ = [
 #: core, L3 32 MiB shared): 1 MiB 7.9, 2 MiB 6.7, 4 MiB 5.8, 8 MiB 6.0, 16 MiB 8.6,
 #: 32 MiB 14 us per document-iteration (beyond ~8 MiB the products stream from memory).
 BLOCK_BYTES = 4 << 20
-#: Smallest working set budget of a small E-step (see ``document_e_step``).
-MIN_BLOCK_BYTES = 1 << 20
 #: Relative margin by which a document's previous gamma must beat the new iteration to
 #: be kept: far above rounding, far below the ELBO monitor's slack (sqrt(eps)).
 KEEP_MARGIN = 1e-11
 #: Most slots in the working set (bounds the per-iteration temporaries for very short
 #: documents).
 MAX_BLOCK_DOCS = 256
+#: A slot's arrays without a word axis (seven of K entries) count as this many words of
+#: the working set's budget.
+SLOT_WORDS = 7
 #: Frozen slots are finished and refilled once they are 1/REFILL_FRACTION of the slots.
 REFILL_FRACTION = 8
 #: Iterations between two counts of the entries at gamma = alpha.
@@ -209,19 +210,33 @@ def _working_set_shape(sorted_lengths, start, n_topics, itemsize, block_bytes, m
     """``(slots, width)`` of a working set for the documents from ``start`` on.
 
     The width is the length of the last document of the longest run from ``start`` whose
-    padded columns fit in ``block_bytes`` (lengths are sorted), the slots as many as fit.
+    padded columns fit in ``block_bytes`` (lengths are sorted), the slots as many as fit;
+    each slot also counts ``SLOT_WORDS`` words for its arrays without a word axis.
     """
     n = sorted_lengths.size
-    cap = max(block_bytes // (itemsize * n_topics), 1)  # most slots * width
+    cap = max(block_bytes // (itemsize * n_topics), 1)  # most slots * (width + SLOT_WORDS)
     lo, hi, j = start + 1, min(n, start + max_docs), start + 1
     while lo <= hi:  # (j - start) * lengths[j - 1] grows with j: bisect
         mid = (lo + hi) // 2
-        if (mid - start) * max(int(sorted_lengths[mid - 1]), 1) <= cap:
+        if (mid - start) * (max(int(sorted_lengths[mid - 1]), 1) + SLOT_WORDS) <= cap:
             j, lo = mid, mid + 1
         else:
             hi = mid - 1
     width = max(int(sorted_lengths[j - 1]), 1)
-    return int(min(max(cap // width, 1), max_docs, n - start)), width
+    return int(min(max(cap // (width + SLOT_WORDS), 1), max_docs, n - start)), width
+
+
+def _spread_rows(flat, n_rows, old, new):
+    """Rows ``i < n_rows`` of ``old`` elements at ``flat[i * old:]`` move to ``flat[i *
+    new:]`` (``new >= old``), each padded with zeros: a chunk at a time from the last row
+    back, so that no row is overwritten before it has moved (numpy buffers the overlap of
+    a chunk with its own destination: an eighth of the rows)."""
+    chunk = max(1, -(-n_rows // 8))
+    for stop in range(n_rows, 0, -chunk):
+        start = max(0, stop - chunk)
+        dst = flat[start * new : stop * new].reshape(-1, new)
+        dst[:, :old] = flat[start * old : stop * old].reshape(-1, old)
+        dst[:, old:] = 0
 
 
 class _WorkingSet:
@@ -232,22 +247,25 @@ class _WorkingSet:
     ``final_exp_theta``, the next iteration's first product gives its final ``Z``
     (``final_norm``), and it keeps iterating, unused, until it is finished and refilled.
     The topic axis has ``n_live`` entries: all K topics here, a document's live topics
-    in ``_CompactSet``.
+    in ``_CompactSet``. The word arrays (axis 1 runs over a document's words) are views
+    of flat buffers of ``capacity`` padded words, so that a widening can re-lay them
+    out in place (``widened``).
     """
 
     #: Per-slot arrays with a word axis (axis 1), and the others, that move with a document.
     _by_word = ("cols", "counts", "words", "norm")
     _by_slot = ("gamma", "exp_theta", "doc", "iters", "alive")
 
-    def __init__(self, slots, width, n_topics, dtype, index_dtype, n_live=None):
+    def __init__(self, slots, width, n_topics, dtype, index_dtype, n_live=None, capacity=0):
         n_live = n_topics if n_live is None else n_live
         self.slots, self.width, self.n_live, self.n, self.n_alive = slots, width, n_live, 0, 0
-        self.n_topics = n_topics
-        self.offsets = np.arange(width)
-        self.cols = np.empty((slots, width, n_live), dtype=dtype)
-        self.counts = np.empty((slots, width), dtype=dtype)
-        self.words = np.empty((slots, width), dtype=index_dtype)
-        self.norm = np.empty((slots, width, 1), dtype=dtype)  # Z, then the ratio n / Z
+        self.n_topics, self.dtype, self.index_dtype = n_topics, dtype, index_dtype
+        self.capacity = max(capacity, slots * width)
+        self.flat = {
+            name: np.empty(self.capacity * int(np.prod(trail)), dtype=dt)
+            for name, (trail, dt) in self._word_layout().items()
+        }
+        self._view_words()
         self.prod = np.empty((slots, 1, n_live), dtype=dtype)
         self.gamma = np.empty((slots, n_live), dtype=dtype)
         self.gamma_new = np.empty((slots, n_live), dtype=dtype)
@@ -255,11 +273,34 @@ class _WorkingSet:
         self.diff = np.empty((slots, n_live), dtype=dtype)
         self.final_gamma = np.empty((slots, n_live), dtype=dtype)
         self.final_exp_theta = np.empty((slots, n_live), dtype=dtype)
-        self.final_norm = np.empty((slots, width), dtype=dtype)
         self.doc = np.empty(slots, dtype=np.intp)
         self.iters = np.empty(slots, dtype=np.intp)
         self.alive = np.zeros(slots, dtype=bool)
         self.just_frozen = None  # slots frozen by the last update, waiting for their Z
+
+    def _word_layout(self):
+        """The word arrays: name -> (shape per word, dtype)."""
+        return {
+            "cols": ((self.n_live,), self.dtype),
+            "counts": ((), self.dtype),
+            "words": ((), self.index_dtype),
+            "norm": ((1,), self.dtype),  # Z, then the ratio n / Z
+            "final_norm": ((), self.dtype),
+        }
+
+    #: Per-slot arrays that hold nothing between iterations.
+    _scratch = ("prod", "gamma_new", "diff")
+
+    def _slot_state(self):
+        """The per-slot arrays without a word axis that hold documents' state."""
+        return ("final_gamma", "final_exp_theta", *self._by_slot)
+
+    def _view_words(self):
+        """The word arrays as (slots, width, ...) views of the flat buffers."""
+        self.offsets = np.arange(self.width)
+        for name, (trail, _) in self._word_layout().items():
+            size = self.slots * self.width * int(np.prod(trail))
+            setattr(self, name, self.flat[name][:size].reshape(self.slots, self.width, *trail))
 
     def _moving(self):
         """The per-slot state of a live document."""
@@ -286,19 +327,37 @@ class _WorkingSet:
         self.n = new_n
 
     def widened(self, slots, width, n_live=None):
-        """A working set of the given shape holding this one's (live) documents."""
+        """A working set of the given shape holding this one's (live) documents.
+
+        When only the width grows and the buffers are large enough, it is this one,
+        re-laid out in place (no second set coexists with it); otherwise a new set.
+        """
         n_live = self.n_live if n_live is None else n_live
+        n = self.n
+        if (
+            n_live == self.n_live
+            and width >= self.width
+            and slots <= self.slots
+            and slots * width <= self.capacity
+        ):
+            for name, (trail, _) in self._word_layout().items():
+                per = int(np.prod(trail))
+                _spread_rows(self.flat[name], n, self.width * per, width * per)
+            for name in (*self._slot_state(), *self._scratch):  # slot s stays slot s
+                setattr(self, name, getattr(self, name)[:slots])
+            self.slots, self.width = slots, width
+            self._view_words()
+            return self
         new = self.__class__(
-            slots, width, self.n_topics, self.cols.dtype, self.words.dtype, n_live
+            slots, width, self.n_topics, self.dtype, self.index_dtype, n_live, self.capacity
         )
-        n = new.n = self.n
+        new.n = n
         new.n_alive, new.just_frozen = self.n_alive, self.just_frozen
-        by_word = (*self._by_word, "final_norm")
-        for name in (*by_word, *self._by_slot, "final_gamma", "final_exp_theta"):
+        for name in (*self._word_layout(), *self._slot_state()):
             old, wide = getattr(self, name)[:n], getattr(new, name)[:n]
             wide[tuple(slice(0, size) for size in old.shape)] = old
             # Padding: count 0, columns 0 (so Z 0, and the ratio 0 / (0 + tiny) = 0).
-            fill = 0 if name in by_word else self._padding(name)
+            fill = 0 if name in self.flat else self._padding(name)
             for axis in range(1, old.ndim):  # what lies beyond the old array on each axis
                 index = [slice(None)] * old.ndim
                 index[axis] = slice(old.shape[axis], None)
@@ -371,12 +430,13 @@ class _CompactSet(_WorkingSet):
     _by_word = (*_WorkingSet._by_word, "dead", "dead_bound")
     _by_slot = (*_WorkingSet._by_slot, "topics", "alpha")
 
-    def __init__(self, slots, width, n_topics, dtype, index_dtype, n_live):
-        super().__init__(slots, width, n_topics, dtype, index_dtype, n_live)
-        self.dead = np.empty((slots, width), dtype=dtype)
-        self.dead_bound = np.empty((slots, width), dtype=dtype)
+    def __init__(self, slots, width, n_topics, dtype, index_dtype, n_live, capacity=0):
+        super().__init__(slots, width, n_topics, dtype, index_dtype, n_live, capacity)
         self.topics = np.empty((slots, n_live), dtype=np.intp)
         self.alpha = np.empty((slots, n_live), dtype=dtype)
+
+    def _word_layout(self):
+        return {**super()._word_layout(), "dead": ((), self.dtype), "dead_bound": ((), self.dtype)}
 
     def _padding(self, name):
         return self.n_topics if name == "topics" else 1
@@ -716,21 +776,23 @@ def document_e_step(
     if n_active == 0:
         return EStepResult(gamma, step.statistics(), step.log_norm, 0, 0)
     itemsize, tiny = dtype.itemsize, step.tiny
-    # Keep a small E-step's working sets near the size of its columns: when they do not
-    # fit in one, two coexist while it widens, so a small corpus gets half of them; when
-    # they do, one set holding every document would be padded to the longest (an online
-    # mini-batch of mostly short documents), so padding may at most double them.
+    # A small E-step's working set may hold all of it, but padding (to its longest
+    # document) may at most double its columns.
     total = int(sorted_lengths.sum()) * n_topics * itemsize
-    share = total // 2 if total > block_bytes else 2 * total
-    block_bytes = min(block_bytes, max(share, MIN_BLOCK_BYTES))
+    block_bytes = max(min(block_bytes, 2 * total), 1)
     step.block_bytes = block_bytes
+
+    # Padded words the working set's buffers hold: its budget, or all documents at the
+    # widest one's length if less (a widening within it needs no second set).
+    longest = max(int(sorted_lengths[-1]), 1)
+    capacity = min(block_bytes // (itemsize * n_topics), n_active * longest)
 
     def new_working_set(start=None, slots=None, width=None):
         if start is not None:
             slots, width = _working_set_shape(
                 sorted_lengths, start, n_topics, itemsize, block_bytes, max_block_docs
             )
-        return _WorkingSet(slots, width, n_topics, dtype, step.indices.dtype)
+        return _WorkingSet(slots, width, n_topics, dtype, step.indices.dtype, capacity=capacity)
 
     def compact_slots(width, n_live, at_least):
         fit = block_bytes // (width * n_live * itemsize)
@@ -781,6 +843,7 @@ def document_e_step(
                         dtype,
                         step.indices.dtype,
                         live_topics,
+                        min(block_bytes // (itemsize * live_topics), COMPACT_MAX_DOCS * longest),
                     )
                 elif cs.width < ws.width:
                     slots = compact_slots(ws.width, cs.n_live, cs.n)
@@ -813,7 +876,7 @@ def document_e_step(
                 )
                 if not ws.n:
                     ws = new_working_set(slots=slots, width=width)
-                elif ws.n * width * n_topics * itemsize <= block_bytes:
+                elif ws.n * (width + SLOT_WORDS) * n_topics * itemsize <= block_bytes:
                     ws = ws.widened(max(slots, ws.n), width)
                 # else: iterate the documents it holds until fewer remain
                 fit_end = (ws.width, int(np.searchsorted(sorted_lengths, ws.width, "right")))
@@ -876,8 +939,9 @@ class _Statistics:
     """
 
     #: Fewest buffered entries (padded words of the buffered documents) per batch; a
-    #: batch also has at least as many as the vocabulary (its transposition is O(V)).
-    min_batch = 1 << 14
+    #: batch also has at least as many as the vocabulary (its transposition is O(V)), so
+    #: the buffers hold ~36 bytes per word of the vocabulary (~K/9 of the topics' size).
+    min_batch = 1 << 11
 
     def __init__(self, n_words, n_topics, dtype):
         self.out = np.zeros((n_words, n_topics), dtype=dtype)

@@ -116,7 +116,7 @@ from sklearn.utils.validation import validate_data
 
 from .._base import VariationalEstimator, check_fitted
 from .._special import digamma_about, dirichlet_expectation_log
-from ._estep import add_rows, document_e_step, partial_restart
+from ._estep import BLOCK_BYTES, add_rows, document_e_step, partial_restart
 from ._priors import optimize_asymmetric_dirichlet, optimize_symmetric_dirichlet
 
 __all__ = ["VariationalLDA"]
@@ -133,6 +133,12 @@ def _as_csr(X):
     return sp.csr_matrix(X)
 
 
+#: Bytes of each float64 temporary in the computations done in chunks (of topics in the
+#: K x V ones, of documents in the n_docs x K ones): the fit's peak memory stays a few
+#: K x V arrays (scikit-learn's is ~6), whatever K and V.
+_CHUNK_BYTES = 1 << 15
+
+
 def _row_sums(X):
     return np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
 
@@ -147,13 +153,14 @@ def _fingerprint(X):
     return np.asarray(X @ weights, dtype=np.float64)
 
 
-def _q_theta_terms(gamma, weights, chunk=4096):
+def _q_theta_terms(gamma, weights):
     """``sum_d w_d E[log theta_d]`` (K,) and ``sum_d w_d E_q[log q(theta_d)]`` (scalar).
 
     ``E_q[log q(theta_d)] = log Gamma(sum gamma_d) - sum_k log Gamma(gamma_dk)
     + sum_k (gamma_dk - 1) E[log theta_dk]`` (PRML eq. (B.22), negated entropy). Done in
     chunks of documents, so the temporaries stay small.
     """
+    chunk = max(1, _CHUNK_BYTES // (8 * gamma.shape[1]))
     e_log_sum = np.zeros(gamma.shape[1])
     log_q_sum = 0.0
     for start in range(0, gamma.shape[0], chunk):
@@ -178,11 +185,6 @@ def _doc_prior_terms(alpha, weighted_e_log_sum, total_weight):
         total_weight * (gammaln(alpha.sum()) - gammaln(alpha).sum())
         + (alpha - 1.0) @ weighted_e_log_sum
     )
-
-
-#: Bytes of float64 temporaries per chunk of topics in the K x V computations below: the
-#: fit's peak memory stays a few K x V arrays (scikit-learn's is ~6), whatever K and V.
-_CHUNK_BYTES = 1 << 16
 
 
 def _e_log_beta_chunks(lam, words=slice(None)):
@@ -215,6 +217,20 @@ def _dot_e_log_beta(lam, sstats, words=slice(None)):
     total = 0.0
     for rows, chunk in _e_log_beta_chunks(lam, words):
         total += float(np.einsum("kw,kw->", sstats[rows][:, words], chunk))
+    return total
+
+
+def _dot_log(sstats_t, exp_t):
+    """``<S, E[log beta]>`` from ``exp(E[log beta])`` (both (words, K)), in chunks of
+    words. Where ``exp(E[log beta])`` underflowed to 0, so did ``S`` (a multiple of it);
+    its log is taken at the smallest normal number there, which adds exactly 0."""
+    tiny = np.finfo(exp_t.dtype).tiny
+    step = max(1, _CHUNK_BYTES // (8 * exp_t.shape[1]))
+    total = 0.0
+    for start in range(0, exp_t.shape[0], step):
+        rows = slice(start, start + step)
+        log_exp = np.log(np.maximum(exp_t[rows], tiny, dtype=np.float64))
+        total += float(np.einsum("wk,wk->", sstats_t[rows], log_exp))
     return total
 
 
@@ -279,10 +295,11 @@ class _LazyTopics:
         add_rows(self.M, words, stats_t, rho * factor / scale)
         self.row_sums += (rho * factor / scale) * stats_t.sum(axis=0)
 
-    def materialize(self):
-        """``lambda``, shape (K, V), C-contiguous."""
-        lam = self.scale * self.M.T + self.shift
-        return np.ascontiguousarray(lam)
+    def materialize(self, dtype):
+        """``lambda``, shape (K, V), C-contiguous, in ``dtype``."""
+        lam = np.multiply(self.M.T, self.scale, order="C")
+        lam += self.shift
+        return lam.astype(dtype, copy=False)
 
 
 class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, VariationalEstimator):
@@ -559,16 +576,17 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         """``exp(E[log beta])``, shape (n_components, n_features)."""
         return self._exp_topic_word_t.T
 
-    def _get_variational_params(self):
-        params = super()._get_variational_params()
+    def _get_variational_params(self, copy_arrays=True):
+        params = super()._get_variational_params(copy_arrays)
         params["n_batch_iter_"] = self.n_batch_iter_
         params["doc_topic_prior_"] = np.copy(self.doc_topic_prior_)
         if np.ndim(params["doc_topic_prior_"]) == 0:
             params["doc_topic_prior_"] = float(params["doc_topic_prior_"])
         params["topic_word_prior_"] = self.topic_word_prior_
         if getattr(self, "_doc_topic_gamma", None) is not None:
-            params["_doc_topic_gamma"] = self._doc_topic_gamma.copy()
-            params["_doc_fingerprint"] = self._doc_fingerprint.copy()
+            take = np.copy if copy_arrays else np.asarray
+            params["_doc_topic_gamma"] = take(self._doc_topic_gamma)
+            params["_doc_fingerprint"] = take(self._doc_fingerprint)
         return params
 
     def _fresh_gamma(self, X):
@@ -607,6 +625,14 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         result[found] = gamma[matched[found]]
         return result
 
+    def _working_set_bytes(self, X):
+        """The E-step's working set on X: cache-sized (``BLOCK_BYTES``), but at most half
+        the largest of the topics (K x V), the documents' gammas (n_docs x K) and X's
+        values, so that it cannot dominate the memory of a small fit."""
+        n_docs, n_words = X.shape
+        largest = max(self.n_components * max(n_words, n_docs), X.nnz)
+        return min(BLOCK_BYTES, largest * X.dtype.itemsize // 2)
+
     def _e_step(self, X, gamma, weights, compute_sstats=True, gamma_keep=None, warm_weight=0.0):
         return document_e_step(
             X,
@@ -619,6 +645,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
             gamma_keep=gamma_keep,
             warm_weight=warm_weight,
             compute_sstats=compute_sstats,
+            block_bytes=self._working_set_bytes(X),
         )
 
     def _batch_statistics(self, X, gamma, weights, gamma_keep=None, warm_weight=0.0):
@@ -760,69 +787,95 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         into it.
         """
         n_docs, n_words = X.shape
+        dtype = self.components_.dtype
+        block_bytes = self._working_set_bytes(X)
         topics = _LazyTopics(self.components_)
+        # The topics live in ``topics`` until the end: their other forms are released.
+        self.components_ = self._exp_topic_word_t = None
         position = np.zeros(n_words, dtype=X.indices.dtype)  # word -> column in the batch
-        for batch in gen_batches(n_docs, self.batch_size):
-            weights = None if sample_weight is None else sample_weight[batch]
-            n_batch = batch.stop - batch.start
-            gamma0 = start(batch)
-            batch_weight = float(n_batch if weights is None else weights.sum())
-            if batch_weight <= 0:
-                continue
-            # The batch's rows as views of X's arrays, its vocabulary, and the batch with
-            # its columns renumbered into that vocabulary.
-            lo, hi = X.indptr[batch.start], X.indptr[batch.stop]
-            indices = X.indices[lo:hi]
-            words = np.flatnonzero(np.bincount(indices, minlength=n_words))
-            position[words] = np.arange(words.size, dtype=position.dtype)
-            X_local = sp.csr_matrix(
-                (X.data[lo:hi], position[indices], X.indptr[batch.start : batch.stop + 1] - lo),
-                shape=(n_batch, words.size),
-            )
-            # E[log beta] on the batch's words, (|W|, K) (Hoffman et al. eq. (5) needs no
-            # other word).
-            e_log_beta_t = topics.words(words)
-            digamma_about(e_log_beta_t, self.topic_word_prior_, out=e_log_beta_t)
-            e_log_beta_t -= digamma(topics.row_totals())
-            exp_t = np.exp(e_log_beta_t).astype(X.dtype, copy=False)
-            result = document_e_step(
-                X_local,
-                exp_t,
-                self._alpha(X.dtype),
-                gamma0,
-                max_iter=self.max_doc_update_iter,
-                tol=self.mean_change_tol,
-                weights=weights,
-            )
-            if gamma_out is not None:
-                gamma_out[batch] = result.gamma
-            sstats_t = result.sstats_t
-            sstats_t *= exp_t  # S_b on the batch's words, transposed (|W|, K)
-            e_log_sum, log_q = _q_theta_terms(result.gamma, weights)
-            if cache is not None:
-                log_norm = result.log_norm if weights is None else weights * result.log_norm
-                cache["log_norm"] += float(log_norm.sum())
-                cache["s_dot_e_old"] += float(np.vdot(sstats_t, e_log_beta_t))
-                cache["e_log_theta_sum"] += e_log_sum
-                cache["log_q_theta"] += log_q
-                cache["weight"] += batch_weight
-                add_rows(cache["sstats"].T, words, sstats_t)
-            rho = float((self.learning_offset + self.n_batch_iter_) ** (-self.learning_decay))
-            topics.step(rho, self.topic_word_prior_, words, sstats_t, total / batch_weight)
-            if self.optimize_priors:
-                target = optimize_asymmetric_dirichlet(
-                    self.doc_topic_prior_, e_log_sum / batch_weight, batch_weight
+        try:
+            for batch in gen_batches(n_docs, self.batch_size):
+                weights = None if sample_weight is None else sample_weight[batch]
+                n_batch = batch.stop - batch.start
+                gamma0 = start(batch)
+                batch_weight = float(n_batch if weights is None else weights.sum())
+                if batch_weight <= 0:
+                    continue
+                # The batch's rows as views of X's arrays, its vocabulary, and the batch
+                # with its columns renumbered into that vocabulary.
+                lo, hi = X.indptr[batch.start], X.indptr[batch.stop]
+                indices = X.indices[lo:hi]
+                words = np.flatnonzero(np.bincount(indices, minlength=n_words))
+                position[words] = np.arange(words.size, dtype=position.dtype)
+                X_local = sp.csr_matrix(
+                    (
+                        X.data[lo:hi],
+                        position[indices],
+                        X.indptr[batch.start : batch.stop + 1] - lo,
+                    ),
+                    shape=(n_batch, words.size),
                 )
-                self.doc_topic_prior_ = (1.0 - rho) * self._alpha() + rho * target
-                lam = topics.materialize()
-                e_log_total = sum(float(chunk.sum()) for _, chunk in _e_log_beta_chunks(lam))
-                target = optimize_symmetric_dirichlet(
-                    self.topic_word_prior_, e_log_total, *lam.shape
+                gamma = self._online_batch_step(
+                    topics,
+                    X_local,
+                    words,
+                    gamma0,
+                    weights,
+                    total / batch_weight,
+                    block_bytes,
+                    cache,
                 )
-                self.topic_word_prior_ = (1.0 - rho) * self.topic_word_prior_ + rho * target
-            self.n_batch_iter_ += 1
-        lam = topics.materialize().astype(self.components_.dtype, copy=False)
-        self._set_variational_params({"components_": np.ascontiguousarray(lam)})
+                if gamma_out is not None:
+                    gamma_out[batch] = gamma
+        finally:  # (also when interrupted: the estimator keeps its topics)
+            lam = topics.materialize(dtype)
+            del topics  # before exp(E[log beta]) is formed
+            self._set_variational_params({"components_": lam})
+
+    def _online_batch_step(self, topics, X, words, gamma0, weights, scale, block_bytes, cache):
+        """One mini-batch ``X`` (columns: ``words``) of ``_online_steps``: its E-step, then
+        the step of the topics (and of the priors); returns its gamma."""
+        # exp(E[log beta]) on the batch's words, (|W|, K) (Hoffman et al. eq. (5) needs
+        # no other word); E[log beta] is not kept beside it (its log gives it back).
+        exp_t = topics.words(words)
+        digamma_about(exp_t, self.topic_word_prior_, out=exp_t)
+        exp_t -= digamma(topics.row_totals())
+        exp_t = np.exp(exp_t, out=exp_t).astype(X.dtype, copy=False)
+        result = document_e_step(
+            X,
+            exp_t,
+            self._alpha(X.dtype),
+            gamma0,
+            max_iter=self.max_doc_update_iter,
+            tol=self.mean_change_tol,
+            weights=weights,
+            block_bytes=block_bytes,
+        )
+        sstats_t = result.sstats_t
+        sstats_t *= exp_t  # S_b on the batch's words, transposed (|W|, K)
+        batch_weight = float(X.shape[0] if weights is None else weights.sum())
+        e_log_sum, log_q = _q_theta_terms(result.gamma, weights)
+        if cache is not None:
+            log_norm = result.log_norm if weights is None else weights * result.log_norm
+            cache["log_norm"] += float(log_norm.sum())
+            cache["s_dot_e_old"] += _dot_log(sstats_t, exp_t)
+            cache["e_log_theta_sum"] += e_log_sum
+            cache["log_q_theta"] += log_q
+            cache["weight"] += batch_weight
+            add_rows(cache["sstats"].T, words, sstats_t)
+        rho = float((self.learning_offset + self.n_batch_iter_) ** (-self.learning_decay))
+        topics.step(rho, self.topic_word_prior_, words, sstats_t, scale)
+        if self.optimize_priors:
+            target = optimize_asymmetric_dirichlet(
+                self.doc_topic_prior_, e_log_sum / batch_weight, batch_weight
+            )
+            self.doc_topic_prior_ = (1.0 - rho) * self._alpha() + rho * target
+            lam = topics.materialize(np.float64)
+            e_log_total = sum(float(chunk.sum()) for _, chunk in _e_log_beta_chunks(lam))
+            target = optimize_symmetric_dirichlet(self.topic_word_prior_, e_log_total, *lam.shape)
+            self.topic_word_prior_ = (1.0 - rho) * self.topic_word_prior_ + rho * target
+        self.n_batch_iter_ += 1
+        return result.gamma
 
     def _online_epoch(self, X, sample_weight):
         """One pass of online VB over X in mini-batches; caches the epoch's ELBO pieces.
