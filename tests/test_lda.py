@@ -177,11 +177,13 @@ def test_online_epochs_start_part_of_the_way_to_the_previous_gamma(corpus, monke
     assert all(start is None for start in starts[:3])  # first epoch: from 1
     w = VariationalLDA._online_warm_weight
     assert 0 < w < 1
+    # (online keeps the gammas in float32: they only seed the next start)
+    assert lda._doc_topic_gamma.dtype == np.float32
     for start, end in zip(starts[3:], ends[:3], strict=True):
-        assert_allclose(start, 1 + w * (end - 1), rtol=1e-12)
+        assert_allclose(start, 1 + w * (end.astype(np.float32).astype(float) - 1), rtol=1e-12)
     # A warm start on the documents in reverse order starts each one from its own gamma.
     starts.clear()
-    previous = lda._doc_topic_gamma.copy()
+    previous = lda._doc_topic_gamma.astype(float)
     lda.set_params(warm_start=True, max_iter=1).fit(X[::-1])
     assert_allclose(np.vstack(starts), 1 + w * (previous[::-1] - 1), rtol=1e-12)
 
@@ -581,6 +583,36 @@ def test_guard_keeps_the_previous_bound_and_reverts_few_documents(ragged, weight
     assert bounds(got).sum() >= bounds(at_keep).sum() - 1e-12 * abs(bounds(at_keep).sum())
     assert 0 < got.n_kept < np.count_nonzero(bounds(at_keep) > bounds(fresh))
     assert np.count_nonzero(np.any(got.gamma != fresh.gamma, axis=1)) == got.n_kept
+
+
+@pytest.mark.parametrize("max_iter", [0, 3, 60])
+@pytest.mark.parametrize("warm_weight", [0.0, 0.3])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_e_step_writing_over_the_previous_gammas_gives_the_same_result(
+    ragged, max_iter, warm_weight, weighted
+):
+    # overwrite_keep=True: one (n_docs, K) array (plus the previous rows the guard may
+    # need), the same numbers; reverted documents (max_iter=0) included.
+    X, exp_t, alpha, keep, weights = ragged
+    common = dict(
+        max_iter=max_iter, tol=1e-3, weights=weights if weighted else None, warm_weight=warm_weight
+    )
+    ref = document_e_step(X, exp_t, alpha, None, gamma_keep=keep, **common)
+    own = keep.copy()
+    got = document_e_step(X, exp_t, alpha, None, gamma_keep=own, overwrite_keep=True, **common)
+    assert got.gamma is own
+    assert_array_equal(got.gamma, ref.gamma)
+    assert_array_equal(got.sstats_t, ref.sstats_t)
+    assert_array_equal(got.log_norm, ref.log_norm)
+    assert (got.doc_iterations, got.n_kept) == (ref.doc_iterations, ref.n_kept)
+    if max_iter == 0:
+        assert got.n_kept > 0
+    # An array it cannot write into is left alone (and copied).
+    frozen = keep.copy()
+    frozen.flags.writeable = False
+    got = document_e_step(X, exp_t, alpha, None, gamma_keep=frozen, overwrite_keep=True, **common)
+    assert_array_equal(got.gamma, ref.gamma)
+    assert_array_equal(frozen, keep)
 
 
 def test_statistics_do_not_depend_on_their_batches(ragged, monkeypatch):

@@ -109,9 +109,9 @@ KEEP_MARGIN = 1e-11
 #: Most slots in the working set (bounds the per-iteration temporaries for very short
 #: documents).
 MAX_BLOCK_DOCS = 256
-#: A slot's arrays without a word axis (seven of K entries) count as this many words of
+#: A slot's arrays without a word axis (six of K entries) count as this many words of
 #: the working set's budget.
-SLOT_WORDS = 7
+SLOT_WORDS = 6
 #: Frozen slots are finished and refilled once they are 1/REFILL_FRACTION of the slots.
 REFILL_FRACTION = 8
 #: Iterations between two counts of the entries at gamma = alpha.
@@ -270,7 +270,6 @@ class _WorkingSet:
         self.gamma = np.empty((slots, n_live), dtype=dtype)
         self.gamma_new = np.empty((slots, n_live), dtype=dtype)
         self.exp_theta = np.empty((slots, n_live), dtype=dtype)  # exp(psi(gamma))
-        self.diff = np.empty((slots, n_live), dtype=dtype)
         self.final_gamma = np.empty((slots, n_live), dtype=dtype)
         self.final_exp_theta = np.empty((slots, n_live), dtype=dtype)
         self.doc = np.empty(slots, dtype=np.intp)
@@ -289,7 +288,7 @@ class _WorkingSet:
         }
 
     #: Per-slot arrays that hold nothing between iterations.
-    _scratch = ("prod", "gamma_new", "diff")
+    _scratch = ("prod", "gamma_new")
 
     def _slot_state(self):
         """The per-slot arrays without a word axis that hold documents' state."""
@@ -376,7 +375,7 @@ class _WorkingSet:
         g_new = self.gamma_new[:n]
         np.multiply(prod, self.exp_theta[:n], out=g_new)
         g_new += alpha
-        diff = np.subtract(g_new, self.gamma[:n], out=self.diff[:n])
+        diff = np.subtract(g_new, self.gamma[:n], out=prod)  # (the product is used)
         np.abs(diff, out=diff)
         change = np.add.reduce(diff, axis=1)  # K times the mean absolute change
         self.gamma, self.gamma_new = self.gamma_new, self.gamma
@@ -451,6 +450,12 @@ class _EStep:
     def __init__(self, X, exp_topic_word_t, alpha, gamma, max_iter, weights, gamma_keep, sstats):
         self.exp_t, self.alpha, self.gamma = exp_topic_word_t, alpha, gamma
         self.max_iter, self.weights, self.gamma_keep = max_iter, weights, gamma_keep
+        # With gamma_keep as the output (overwritten), documents start at partial
+        # restarts of it (``start_weight``), and the previous gamma of those whose bound
+        # it beats is kept aside when they finish: the guard reverts no other.
+        self.overwrite = gamma is gamma_keep
+        self.start_weight = 0.0
+        self.kept_docs, self.kept_rows = [], []
         dtype = exp_topic_word_t.dtype
         self.tiny = np.finfo(dtype).tiny  # guards 0/0 only; phi stays exactly normalised
         self.indptr = np.asarray(X.indptr)
@@ -477,6 +482,20 @@ class _EStep:
             self.bound_old = np.zeros(n_docs)
             self.log_norm_old = np.zeros(n_docs)
 
+    def start(self, docs):
+        """The documents' starting gamma (a new array)."""
+        if self.overwrite:
+            return partial_restart(self.gamma_keep[docs], self.start_weight, self.exp_t.dtype)
+        return self.gamma[docs]
+
+    def previous(self, docs):
+        """The documents' previous gamma (with ``overwrite``: of documents kept aside)."""
+        if not self.overwrite:
+            return self.gamma_keep[docs]
+        kept = np.concatenate(self.kept_docs)
+        by_doc = np.argsort(kept)
+        return np.concatenate(self.kept_rows)[by_doc[np.searchsorted(kept, docs, sorter=by_doc)]]
+
     def padded(self, docs, offsets):
         """The documents' words and counts padded to ``offsets.size`` (count 0)."""
         valid = offsets < self.lengths[docs][:, None]
@@ -497,7 +516,7 @@ class _EStep:
         else:
             cols = self.exp_t[words]  # the one gather of these columns in this E-step
             ws.cols[slots] = cols
-        g0 = self.gamma[batch]
+        g0 = self.start(batch)
         e0 = np.exp(digamma(g0))
         if self.gamma_keep is None:
             norm0 = np.matmul(cols, e0[:, :, None])[..., 0]
@@ -548,6 +567,7 @@ class _EStep:
         if not deficit > margin:  # includes: no eligible document
             return 0
         order = np.argsort(-gain, kind="stable")
+        order = order[: np.count_nonzero(gain > 0)]  # reverting any other lowers the bound
         n_back = int(np.searchsorted(np.cumsum(gain[order]), deficit - margin)) + 1
         back = docs[order[: min(n_back, order.size)]]
         if self.sstats is not None:
@@ -569,12 +589,12 @@ class _EStep:
                     counts *= self.weights[chunk].astype(counts.dtype)[:, None]
                 cols = np.take(self.exp_t, words, axis=0)
                 e_new = exp_dirichlet_expectation(self.gamma[chunk]).astype(cols.dtype)
-                e_old = exp_dirichlet_expectation(self.gamma_keep[chunk]).astype(cols.dtype)
+                e_old = exp_dirichlet_expectation(self.previous(chunk)).astype(cols.dtype)
                 norm = np.matmul(cols, np.stack([e_new, e_old], axis=2))
                 norm += self.tiny
                 self.sstats.add(words, -counts / norm[..., 0], e_new)
                 self.sstats.add(words, counts / norm[..., 1], e_old)
-        self.gamma[back] = self.gamma_keep[back]
+        self.gamma[back] = self.previous(back)
         self.log_norm[back] = self.log_norm_old[back]
         return back.size
 
@@ -603,7 +623,12 @@ class _EStep:
         norm += self.tiny
         log_norm = np.sum(counts * np.log(norm), axis=1, dtype=np.float64)
         if self.gamma_keep is not None:
-            self.bound_new[docs] = _doc_bound(g, self.alpha, log_norm)
+            bound_new = self.bound_new[docs] = _doc_bound(g, self.alpha, log_norm)
+            if self.overwrite:  # before their rows are overwritten
+                worse = docs[self.bound_old[docs] > bound_new]
+                if worse.size:
+                    self.kept_docs.append(worse)
+                    self.kept_rows.append(self.gamma_keep[worse])
         self.gamma[docs] = g
         self.log_norm[docs] = log_norm
         if self.sstats is not None:
@@ -710,6 +735,7 @@ def document_e_step(
     gamma_keep=None,
     warm_weight=0.0,
     compute_sstats=True,
+    overwrite_keep=False,
     block_bytes=BLOCK_BYTES,
     max_block_docs=MAX_BLOCK_DOCS,
     live_topics=LIVE_TOPICS,
@@ -747,6 +773,11 @@ def document_e_step(
         ``gamma_keep`` row is NaN start at 1).
     compute_sstats : bool
         Whether to form the topic statistics.
+    overwrite_keep : bool
+        With ``gamma_init=None``: write the result into ``gamma_keep`` (when it is a
+        C-contiguous array of the topics' dtype), so that the E-step holds one
+        (n_docs, K) array instead of two, plus the previous rows of the documents the
+        guard might revert (those whose previous bound is higher).
     block_bytes, max_block_docs : int
         Size of the working set's gathered columns, and its most slots.
     live_topics : int
@@ -761,7 +792,17 @@ def document_e_step(
     n_docs = X.shape[0]
     n_topics = exp_topic_word_t.shape[1]
     alpha = np.asarray(doc_topic_prior, dtype=dtype)
-    if gamma_init is None and gamma_keep is not None and warm_weight > 0:
+    overwrite = (
+        overwrite_keep
+        and gamma_init is None
+        and gamma_keep is not None
+        and gamma_keep.dtype == dtype
+        and gamma_keep.flags.c_contiguous
+        and gamma_keep.flags.writeable
+    )
+    if overwrite:  # the output, row by row as documents finish (_EStep)
+        gamma = gamma_keep
+    elif gamma_init is None and gamma_keep is not None and warm_weight > 0:
         gamma = partial_restart(gamma_keep, warm_weight, dtype)
     elif gamma_init is None:  # all pseudo-counts 1 (scikit-learn's deterministic start)
         gamma = np.ones((n_docs, n_topics), dtype=dtype)
@@ -770,6 +811,11 @@ def document_e_step(
     step = _EStep(X, exp_topic_word_t, alpha, gamma, max_iter, weights, gamma_keep, compute_sstats)
     lengths = step.lengths
     docs = np.arange(n_docs) if weights is None else np.flatnonzero(weights > 0)
+    if overwrite:
+        step.start_weight = warm_weight
+        if weights is not None:  # skipped documents: their start, as without overwrite
+            skipped = np.flatnonzero(~(weights > 0))
+            gamma[skipped] = step.start(skipped)
     order = docs[np.argsort(lengths[docs], kind="stable")]
     sorted_lengths = lengths[order]
     n_active = order.size
@@ -940,8 +986,8 @@ class _Statistics:
 
     #: Fewest buffered entries (padded words of the buffered documents) per batch; a
     #: batch also has at least as many as the vocabulary (its transposition is O(V)), so
-    #: the buffers hold ~36 bytes per word of the vocabulary (~K/9 of the topics' size).
-    min_batch = 1 << 11
+    #: that the buffers hold ~36 bytes per word of the vocabulary (the topics 8 K).
+    min_batch = 1 << 10
 
     def __init__(self, n_words, n_topics, dtype):
         self.out = np.zeros((n_words, n_topics), dtype=dtype)

@@ -212,23 +212,17 @@ def _exp_e_log_beta_t(lam, dtype):
     return exp_t, total
 
 
-def _dot_e_log_beta(lam, sstats, words=slice(None)):
-    """``<S, E[log beta]>`` over the given words (S zero elsewhere), S of shape (K, V)."""
-    total = 0.0
-    for rows, chunk in _e_log_beta_chunks(lam, words):
-        total += float(np.einsum("kw,kw->", sstats[rows][:, words], chunk))
-    return total
-
-
-def _dot_log(sstats_t, exp_t):
-    """``<S, E[log beta]>`` from ``exp(E[log beta])`` (both (words, K)), in chunks of
-    words. Where ``exp(E[log beta])`` underflowed to 0, so did ``S`` (a multiple of it);
-    its log is taken at the smallest normal number there, which adds exactly 0."""
+def _dot_log(sstats_t, exp_t, words=None):
+    """``<S, E[log beta]>`` from ``exp(E[log beta])`` (both (words, K)), over the given
+    rows (all by default; S is zero on the others), in chunks. Where ``exp(E[log beta])``
+    underflowed to 0, so did ``S`` (a multiple of it); its log is taken at the smallest
+    normal number there, which adds exactly 0."""
+    words = np.arange(exp_t.shape[0]) if words is None else words
     tiny = np.finfo(exp_t.dtype).tiny
     step = max(1, _CHUNK_BYTES // (8 * exp_t.shape[1]))
     total = 0.0
-    for start in range(0, exp_t.shape[0], step):
-        rows = slice(start, start + step)
+    for start in range(0, words.size, step):
+        rows = words[start : start + step]
         log_exp = np.log(np.maximum(exp_t[rows], tiny, dtype=np.float64))
         total += float(np.einsum("wk,wk->", sstats_t[rows], log_exp))
     return total
@@ -634,6 +628,8 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         return min(BLOCK_BYTES, largest * X.dtype.itemsize // 2)
 
     def _e_step(self, X, gamma, weights, compute_sstats=True, gamma_keep=None, warm_weight=0.0):
+        # The previous gammas are this estimator's (or gathered for this call): the
+        # E-step may overwrite them with the new ones.
         return document_e_step(
             X,
             self._exp_topic_word_t,
@@ -645,6 +641,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
             gamma_keep=gamma_keep,
             warm_weight=warm_weight,
             compute_sstats=compute_sstats,
+            overwrite_keep=True,
             block_bytes=self._working_set_bytes(X),
         )
 
@@ -653,19 +650,17 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         result = self._e_step(X, gamma, weights, gamma_keep=gamma_keep, warm_weight=warm_weight)
         # S_kw = exp(E[log beta_kw]) sum_d w_d exp(E[log theta_dk]) n_dw / Z_dw.
         sstats_t = result.sstats_t
-        sstats_t *= self._exp_topic_word_t
+        exp_t = self._exp_topic_word_t
+        sstats_t *= exp_t
         sstats = sstats_t.T  # (K, V) view
         # <S, E_old[log beta]> over the words these documents use (S is zero elsewhere).
-        n_words = self.components_.shape[1]
-        words = np.flatnonzero(np.bincount(X.indices, minlength=n_words))
-        if 2 * words.size > n_words:
-            words = slice(None)
+        words = np.flatnonzero(np.bincount(X.indices, minlength=X.shape[1]))
         e_log_sum, log_q = _q_theta_terms(result.gamma, weights)
         total_weight = float(X.shape[0] if weights is None else weights.sum())
         log_norm = result.log_norm if weights is None else weights * result.log_norm
         pieces = {
             "log_norm": float(log_norm.sum()),
-            "s_dot_e_old": _dot_e_log_beta(self.components_, sstats, words),
+            "s_dot_e_old": _dot_log(sstats_t, exp_t, words),
             "e_log_theta_sum": e_log_sum,
             "log_q_theta": log_q,
             "weight": total_weight,
@@ -692,6 +687,11 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         # previous gamma that keep the E-step from lowering the ELBO.
         fingerprint = _fingerprint(X)
         previous = self._previous_gamma(X, fingerprint)
+        if previous is not None and previous is self._doc_topic_gamma:
+            fingerprint = self._doc_fingerprint  # the same values: one array
+        # The E-step needs the topics only as exp(E[log beta]) (this sweep's <S, E[log
+        # beta]> is its log): lambda is released until the M-step sets the new one.
+        self.components_ = None
         gamma, sstats, pieces = self._batch_statistics(
             X,
             self._fresh_gamma(X) if previous is None else None,
@@ -795,46 +795,54 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         position = np.zeros(n_words, dtype=X.indices.dtype)  # word -> column in the batch
         try:
             for batch in gen_batches(n_docs, self.batch_size):
-                weights = None if sample_weight is None else sample_weight[batch]
-                n_batch = batch.stop - batch.start
-                gamma0 = start(batch)
-                batch_weight = float(n_batch if weights is None else weights.sum())
-                if batch_weight <= 0:
-                    continue
-                # The batch's rows as views of X's arrays, its vocabulary, and the batch
-                # with its columns renumbered into that vocabulary.
-                lo, hi = X.indptr[batch.start], X.indptr[batch.stop]
-                indices = X.indices[lo:hi]
-                words = np.flatnonzero(np.bincount(indices, minlength=n_words))
-                position[words] = np.arange(words.size, dtype=position.dtype)
-                X_local = sp.csr_matrix(
-                    (
-                        X.data[lo:hi],
-                        position[indices],
-                        X.indptr[batch.start : batch.stop + 1] - lo,
-                    ),
-                    shape=(n_batch, words.size),
-                )
-                gamma = self._online_batch_step(
+                self._online_batch_step(
                     topics,
-                    X_local,
-                    words,
-                    gamma0,
-                    weights,
-                    total / batch_weight,
+                    X,
+                    batch,
+                    sample_weight,
+                    start,
+                    total,
+                    position,
                     block_bytes,
                     cache,
+                    gamma_out,
                 )
-                if gamma_out is not None:
-                    gamma_out[batch] = gamma
         finally:  # (also when interrupted: the estimator keeps its topics)
             lam = topics.materialize(dtype)
             del topics  # before exp(E[log beta]) is formed
             self._set_variational_params({"components_": lam})
 
-    def _online_batch_step(self, topics, X, words, gamma0, weights, scale, block_bytes, cache):
-        """One mini-batch ``X`` (columns: ``words``) of ``_online_steps``: its E-step, then
-        the step of the topics (and of the priors); returns its gamma."""
+    def _online_batch_step(
+        self,
+        topics,
+        X,
+        batch,
+        sample_weight,
+        start,
+        total,
+        position,
+        block_bytes,
+        cache,
+        gamma_out,
+    ):
+        """One mini-batch (rows ``batch`` of X) of ``_online_steps``: its E-step on its own
+        words, then the step of the topics (and of the priors); its gamma goes to
+        ``gamma_out`` (a method of its own, so that nothing of it outlives it)."""
+        gamma0 = start(batch)  # (drawn even for a batch of weight 0: partial_fit's stream)
+        weights = None if sample_weight is None else sample_weight[batch]
+        batch_weight = float(batch.stop - batch.start if weights is None else weights.sum())
+        if batch_weight <= 0:
+            return
+        # The batch's rows as views of X's arrays, its vocabulary, and the batch with its
+        # columns renumbered into that vocabulary.
+        lo, hi = X.indptr[batch.start], X.indptr[batch.stop]
+        indices = X.indices[lo:hi]
+        words = np.flatnonzero(np.bincount(indices, minlength=X.shape[1]))
+        position[words] = np.arange(words.size, dtype=position.dtype)
+        X_batch = sp.csr_matrix(
+            (X.data[lo:hi], position[indices], X.indptr[batch.start : batch.stop + 1] - lo),
+            shape=(batch.stop - batch.start, words.size),
+        )
         # exp(E[log beta]) on the batch's words, (|W|, K) (Hoffman et al. eq. (5) needs
         # no other word); E[log beta] is not kept beside it (its log gives it back).
         exp_t = topics.words(words)
@@ -842,7 +850,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         exp_t -= digamma(topics.row_totals())
         exp_t = np.exp(exp_t, out=exp_t).astype(X.dtype, copy=False)
         result = document_e_step(
-            X,
+            X_batch,
             exp_t,
             self._alpha(X.dtype),
             gamma0,
@@ -853,7 +861,6 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         )
         sstats_t = result.sstats_t
         sstats_t *= exp_t  # S_b on the batch's words, transposed (|W|, K)
-        batch_weight = float(X.shape[0] if weights is None else weights.sum())
         e_log_sum, log_q = _q_theta_terms(result.gamma, weights)
         if cache is not None:
             log_norm = result.log_norm if weights is None else weights * result.log_norm
@@ -863,8 +870,10 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
             cache["log_q_theta"] += log_q
             cache["weight"] += batch_weight
             add_rows(cache["sstats"].T, words, sstats_t)
+        if gamma_out is not None:
+            gamma_out[batch] = result.gamma
         rho = float((self.learning_offset + self.n_batch_iter_) ** (-self.learning_decay))
-        topics.step(rho, self.topic_word_prior_, words, sstats_t, scale)
+        topics.step(rho, self.topic_word_prior_, words, sstats_t, total / batch_weight)
         if self.optimize_priors:
             target = optimize_asymmetric_dirichlet(
                 self.doc_topic_prior_, e_log_sum / batch_weight, batch_weight
@@ -875,7 +884,6 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
             target = optimize_symmetric_dirichlet(self.topic_word_prior_, e_log_total, *lam.shape)
             self.topic_word_prior_ = (1.0 - rho) * self.topic_word_prior_ + rho * target
         self.n_batch_iter_ += 1
-        return result.gamma
 
     def _online_epoch(self, X, sample_weight):
         """One pass of online VB over X in mini-batches; caches the epoch's ELBO pieces.
@@ -907,10 +915,15 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
             return partial_restart(previous[batch], self._online_warm_weight, X.dtype)
 
         own = previous is not None and previous is getattr(self, "_doc_topic_gamma", None)
-        if own and previous.dtype == X.dtype:
+        if own:
+            fingerprint = self._doc_fingerprint  # the same values: one array
+        # The gammas only seed the next epoch's partial restarts (or a warm start's
+        # first E-step, which starts from them and may go back to them, whatever their
+        # precision): float32 holds them in half the memory.
+        if own and previous.dtype == np.float32:
             gamma = previous  # this restart's array: a batch's rows are read, then rewritten
         else:
-            gamma = np.ones((X.shape[0], self.n_components), dtype=X.dtype)
+            gamma = np.ones((X.shape[0], self.n_components), dtype=np.float32)
         self._online_steps(X, sample_weight, total, start, cache, gamma_out=gamma)
         self._doc_topic_gamma, self._doc_fingerprint = gamma, fingerprint
         self._elbo_cache = cache
