@@ -78,6 +78,7 @@ rounding), whatever the slot it lands in.
 """
 
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,8 +113,15 @@ MAX_BLOCK_DOCS = 256
 #: A slot's arrays without a word axis (six of K entries) count as this many words of
 #: the working set's budget.
 SLOT_WORDS = 6
-#: Frozen slots are finished and refilled once they are 1/REFILL_FRACTION of the slots.
+#: Frozen slots are finished and refilled once they are 1/REFILL_FRACTION of the slots,
+#: and at least REFILL_DOCS (or all of a smaller set).
 REFILL_FRACTION = 8
+REFILL_DOCS = 16
+
+
+def _refill_at(slots):
+    return min(slots, max(REFILL_DOCS, slots // REFILL_FRACTION))
+
 #: Iterations between two counts of the entries at gamma = alpha.
 DEAD_CHECK_EVERY = 8
 #: A document moves to the compact set once at most this many of its topics are off
@@ -262,7 +270,7 @@ class _WorkingSet:
         self.n_topics, self.dtype, self.index_dtype = n_topics, dtype, index_dtype
         self.capacity = max(capacity, slots * width)
         self.flat = {
-            name: np.empty(self.capacity * int(np.prod(trail)), dtype=dt)
+            name: np.empty(self.capacity * math.prod(trail), dtype=dt)
             for name, (trail, dt) in self._word_layout().items()
         }
         self._view_words()
@@ -298,7 +306,7 @@ class _WorkingSet:
         """The word arrays as (slots, width, ...) views of the flat buffers."""
         self.offsets = np.arange(self.width)
         for name, (trail, _) in self._word_layout().items():
-            size = self.slots * self.width * int(np.prod(trail))
+            size = self.slots * self.width * math.prod(trail)
             setattr(self, name, self.flat[name][:size].reshape(self.slots, self.width, *trail))
 
     def _moving(self):
@@ -340,7 +348,7 @@ class _WorkingSet:
             and slots * width <= self.capacity
         ):
             for name, (trail, _) in self._word_layout().items():
-                per = int(np.prod(trail))
+                per = math.prod(trail)
                 _spread_rows(self.flat[name], n, self.width * per, width * per)
             for name in (*self._slot_state(), *self._scratch):  # slot s stays slot s
                 setattr(self, name, getattr(self, name)[:slots])
@@ -869,7 +877,7 @@ def document_e_step(
             frozen = np.flatnonzero(~cs.alive[: cs.n])
             draining = nxt >= n_active and not ws.n_alive  # no document will join
             if frozen.size and (
-                frozen.size >= max(1, cs.slots // REFILL_FRACTION)
+                frozen.size >= _refill_at(cs.slots)
                 or (draining and (2 * frozen.size >= cs.n or not cs.n_alive))
             ):
                 step.finish(cs, frozen)
@@ -900,7 +908,7 @@ def document_e_step(
         n_holes = n_frozen + migrants.size
         holes = None
         if nxt < n_active:
-            if n_holes + ws.slots - n >= max(1, ws.slots // REFILL_FRACTION) or not ws.n_alive:
+            if n_holes + ws.slots - n >= _refill_at(ws.slots) or not ws.n_alive:
                 holes = frozen = np.flatnonzero(~ws.alive[:n])
         elif n_holes and (2 * n_holes >= n or not ws.n_alive):  # the last documents
             holes = frozen = np.flatnonzero(~ws.alive[:n])
