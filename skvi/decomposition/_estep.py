@@ -114,13 +114,14 @@ MAX_BLOCK_DOCS = 256
 #: the working set's budget.
 SLOT_WORDS = 6
 #: Frozen slots are finished and refilled once they are 1/REFILL_FRACTION of the slots,
-#: and at least REFILL_DOCS (or all of a smaller set).
+#: and at least REFILL_DOCS (or half of a smaller set).
 REFILL_FRACTION = 8
 REFILL_DOCS = 16
 
 
 def _refill_at(slots):
-    return min(slots, max(REFILL_DOCS, slots // REFILL_FRACTION))
+    return max(1, min(REFILL_DOCS, slots // 2), slots // REFILL_FRACTION)
+
 
 #: Iterations between two counts of the entries at gamma = alpha.
 DEAD_CHECK_EVERY = 8
@@ -262,7 +263,7 @@ class _WorkingSet:
 
     #: Per-slot arrays with a word axis (axis 1), and the others, that move with a document.
     _by_word = ("cols", "counts", "words", "norm")
-    _by_slot = ("gamma", "exp_theta", "doc", "iters", "alive")
+    _by_slot = ("gamma", "exp_theta", "doc", "start_pass", "alive")
 
     def __init__(self, slots, width, n_topics, dtype, index_dtype, n_live=None, capacity=0):
         n_live = n_topics if n_live is None else n_live
@@ -281,7 +282,8 @@ class _WorkingSet:
         self.final_gamma = np.empty((slots, n_live), dtype=dtype)
         self.final_exp_theta = np.empty((slots, n_live), dtype=dtype)
         self.doc = np.empty(slots, dtype=np.intp)
-        self.iters = np.empty(slots, dtype=np.intp)
+        self.start_pass = np.empty(slots, dtype=np.intp)  # the pass of its first update
+        self.ones = np.ones(n_live, dtype=dtype)  # sums over topics as a product (faster)
         self.alive = np.zeros(slots, dtype=bool)
         self.just_frozen = None  # slots frozen by the last update, waiting for their Z
 
@@ -317,8 +319,11 @@ class _WorkingSet:
         """What fills the topic entries a widening adds (none here)."""
         return 0
 
+    #: Whether ``Z`` has a part that the columns leave out (``_add_constant``).
+    adds_constant = False
+
     def _add_constant(self, norm):
-        """The part of ``Z`` that the columns leave out (none here)."""
+        """Add the part of ``Z`` that the columns leave out."""
 
     def compact(self, slots):
         """Drop the given sorted, finished slots; the last live slots move into the holes."""
@@ -385,21 +390,19 @@ class _WorkingSet:
         g_new += alpha
         diff = np.subtract(g_new, self.gamma[:n], out=prod)  # (the product is used)
         np.abs(diff, out=diff)
-        change = np.add.reduce(diff, axis=1)  # K times the mean absolute change
+        change = np.matmul(diff, self.ones)  # K times the mean absolute change
         self.gamma, self.gamma_new = self.gamma_new, self.gamma
         return g_new, change
 
-    def freeze(self, change, tol, max_iter, capped):
-        """Count the iteration; freeze the slots whose mean absolute change (``change``
-        / K) is below ``tol`` or, if ``capped`` (some slot may have reached it), whose
-        iterations reached ``max_iter`` (their Z comes with the next product)."""
+    def freeze(self, change, tol, max_iter, passes):
+        """After the update of pass ``passes``: freeze the slots whose mean absolute
+        change (``change`` / K) is below ``tol`` or whose iterations reached ``max_iter``
+        (their Z comes with the next product)."""
         n = self.n
-        iters = self.iters[:n]
-        iters += 1
         alive = self.alive[:n]
         done = change < tol * self.n_topics
-        if capped:
-            done |= iters >= max_iter
+        if passes >= max_iter:  # some slot may have made max_iter iterations
+            done |= self.start_pass[:n] <= passes + 1 - max_iter
         done &= alive
         newly = np.nonzero(done)[0]
         self.just_frozen = None
@@ -415,7 +418,8 @@ class _WorkingSet:
         ``Z`` of the slots frozen by the last update."""
         n = self.n
         np.matmul(self.cols[:n], self.exp_theta[:n, :, None], out=self.norm[:n])
-        self._add_constant(self.norm[:n, :, 0])
+        if self.adds_constant:
+            self._add_constant(self.norm[:n, :, 0])
         if self.just_frozen is not None:
             self.final_norm[self.just_frozen] = self.norm[self.just_frozen, :, 0]
             self.just_frozen = None
@@ -448,6 +452,8 @@ class _CompactSet(_WorkingSet):
     def _padding(self, name):
         return self.n_topics if name == "topics" else 1
 
+    adds_constant = True
+
     def _add_constant(self, norm):
         norm += self.dead[: self.n]
 
@@ -464,6 +470,7 @@ class _EStep:
         self.overwrite = gamma is gamma_keep
         self.start_weight = 0.0
         self.kept_docs, self.kept_rows = [], []
+        self.passes = 0  # the main loop's pass
         dtype = exp_topic_word_t.dtype
         self.tiny = np.finfo(dtype).tiny  # guards 0/0 only; phi stays exactly normalised
         self.indptr = np.asarray(X.indptr)
@@ -541,7 +548,7 @@ class _EStep:
         ws.norm[slots, :, 0] = norm0
         ws.gamma[slots] = g0
         ws.exp_theta[slots] = e0
-        ws.iters[slots] = 0
+        ws.start_pass[slots] = self.passes
         ws.doc[slots] = batch
         if self.max_iter == 0:  # nothing to iterate: the start is final
             ws.final_gamma[slots] = g0
@@ -693,7 +700,7 @@ class _EStep:
         cs.words[to, :width] = words
         cs.norm[to, :width] = ws.norm[slots]
         cs.doc[to] = ws.doc[slots]
-        cs.iters[to] = ws.iters[slots]
+        cs.start_pass[to] = ws.start_pass[slots]
         cs.alive[to] = True
         cs.n += m
         cs.n_alive += m
@@ -839,6 +846,7 @@ def document_e_step(
     # Padded words the working set's buffers hold: its budget, or all documents at the
     # widest one's length if less (a widening within it needs no second set).
     longest = max(int(sorted_lengths[-1]), 1)
+    words_cap = max(block_bytes // (itemsize * n_topics), 1)  # (width + SLOT_WORDS) * slots
     capacity = min(block_bytes // (itemsize * n_topics), n_active * longest)
 
     def new_working_set(start=None, slots=None, width=None):
@@ -866,6 +874,7 @@ def document_e_step(
     skip_dead, passes = False, 0
     while True:
         passes += 1  # no document has made more iterations than this
+        step.passes = passes  # (documents loaded now make their first iteration in it)
         n = ws.n
         if n:
             # Z_dw up to the factor exp(-psi(sum_k gamma_dk)), which cancels in the update
@@ -930,9 +939,12 @@ def document_e_step(
                 )
                 if not ws.n:
                     ws = new_working_set(slots=slots, width=width)
-                elif ws.n * (width + SLOT_WORDS) * n_topics * itemsize <= block_bytes:
-                    ws = ws.widened(max(slots, ws.n), width)
-                # else: iterate the documents it holds until fewer remain
+                else:  # as wide as that, or as its documents allow, if the next one fits
+                    width = min(width, words_cap // ws.n - SLOT_WORDS)
+                    if width >= sorted_lengths[nxt]:
+                        slots = min(words_cap // (width + SLOT_WORDS), max_block_docs)
+                        ws = ws.widened(max(slots, ws.n), width)
+                    # else: iterate the documents it holds until fewer remain
                 fit_end = (ws.width, int(np.searchsorted(sorted_lengths, ws.width, "right")))
                 n_fit = fit_end[1] - nxt
             n = ws.n
@@ -965,7 +977,7 @@ def document_e_step(
                 digamma(g_new, out=exp_theta)
                 np.exp(exp_theta, out=exp_theta)
             doc_iterations += ws.n_alive
-            ws.freeze(change, tol, max_iter, passes >= max_iter)
+            ws.freeze(change, tol, max_iter, passes)
         if cs is not None and cs.n_alive:  # the same update on the live topics
             _, change = cs.update(cs.alpha[: cs.n], tiny)
             cs = step.check_dead(cs, change)
@@ -973,7 +985,7 @@ def document_e_step(
             digamma(cs.gamma[: cs.n], out=exp_theta)
             np.exp(exp_theta, out=exp_theta)
             doc_iterations += cs.n_alive
-            cs.freeze(change, tol, max_iter, passes >= max_iter)
+            cs.freeze(change, tol, max_iter, passes)
         if not ws.n and nxt >= n_active and (cs is None or not cs.n):
             break
     n_kept = 0 if gamma_keep is None else step.revert()
