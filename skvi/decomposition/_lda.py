@@ -219,7 +219,7 @@ def _dot_log(sstats_t, exp_t, words=None):
     normal number there, which adds exactly 0."""
     words = np.arange(exp_t.shape[0]) if words is None else words
     tiny = np.finfo(exp_t.dtype).tiny
-    step = max(1, _CHUNK_BYTES // (8 * exp_t.shape[1]))
+    step = max(1, -(-words.size // 8))  # temporaries of an eighth of the rows
     total = 0.0
     for start in range(0, words.size, step):
         rows = words[start : start + step]
