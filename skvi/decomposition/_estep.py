@@ -235,12 +235,17 @@ def _working_set_shape(sorted_lengths, start, n_topics, itemsize, block_bytes, m
     return int(min(max(cap // (width + SLOT_WORDS), 1), max_docs, n - start)), width
 
 
+def _rows_per_move(arr):
+    """Rows of ``arr`` (slots) moved at a time through a fancy-indexed copy: ~16 KiB."""
+    return max(4, (1 << 14) // (arr[:1].nbytes or 1))
+
+
 def _spread_rows(flat, n_rows, old, new):
     """Rows ``i < n_rows`` of ``old`` elements at ``flat[i * old:]`` move to ``flat[i *
     new:]`` (``new >= old``), each padded with zeros: a chunk at a time from the last row
     back, so that no row is overwritten before it has moved (numpy buffers the overlap of
-    a chunk with its own destination: an eighth of the rows)."""
-    chunk = max(1, -(-n_rows // 8))
+    a chunk with its own destination: chunks of ~32 KiB)."""
+    chunk = max(1, (1 << 15) // (old * flat.itemsize or 1))
     for stop in range(n_rows, 0, -chunk):
         start = max(0, stop - chunk)
         dst = flat[start * new : stop * new].reshape(-1, new)
@@ -522,6 +527,12 @@ class _EStep:
     def load(self, ws, slots, batch):
         """Documents ``batch`` into ``slots`` (an index array, or a slice at the end),
         with their first ``Z`` (and the guard's terms of their previous gamma)."""
+        if not isinstance(slots, slice):  # gathered into a copy first: a few at a time
+            step = _rows_per_move(ws.cols)
+            if slots.size > step:
+                for start in range(0, slots.size, step):
+                    self.load(ws, slots[start : start + step], batch[start : start + step])
+                return
         words, counts = self.padded(batch, ws.offsets)
         ws.words[slots] = words
         ws.counts[slots] = counts
@@ -849,18 +860,14 @@ def document_e_step(
     words_cap = max(block_bytes // (itemsize * n_topics), 1)  # (width + SLOT_WORDS) * slots
     capacity = min(block_bytes // (itemsize * n_topics), n_active * longest)
 
-    def new_working_set(start=None, slots=None, width=None):
-        if start is not None:
-            slots, width = _working_set_shape(
-                sorted_lengths, start, n_topics, itemsize, block_bytes, max_block_docs
-            )
-        return _WorkingSet(slots, width, n_topics, dtype, step.indices.dtype, capacity=capacity)
-
     def compact_slots(width, n_live, at_least):
         fit = block_bytes // (width * n_live * itemsize)
         return max(min(fit, COMPACT_MAX_DOCS), at_least, 1)
 
-    ws = new_working_set(0)
+    slots, width = _working_set_shape(
+        sorted_lengths, 0, n_topics, itemsize, block_bytes, max_block_docs
+    )
+    ws = _WorkingSet(slots, width, n_topics, dtype, step.indices.dtype, capacity=capacity)
     cs = None  # the compact set, from the first document with few live topics
     use_compact = 0 < 2 * live_topics <= n_topics and n_active >= COMPACT_MIN_DOCS
     fit_end = (None, 0)
@@ -937,8 +944,8 @@ def document_e_step(
                 slots, width = _working_set_shape(
                     sorted_lengths, nxt, n_topics, itemsize, block_bytes, max_block_docs
                 )
-                if not ws.n:
-                    ws = new_working_set(slots=slots, width=width)
+                if not ws.n:  # (in its buffers when they are large enough)
+                    ws = ws.widened(slots, width)
                 else:  # as wide as that, or as its documents allow, if the next one fits
                     width = min(width, words_cap // ws.n - SLOT_WORDS)
                     if width >= sorted_lengths[nxt]:
