@@ -620,12 +620,14 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         return result
 
     def _working_set_bytes(self, X):
-        """The E-step's working set on X: cache-sized (``BLOCK_BYTES``), but at most half
-        the largest of the topics (K x V), the documents' gammas (n_docs x K) and X's
-        values, so that it cannot dominate the memory of a small fit."""
+        """The E-step's working set on X: cache-sized (``BLOCK_BYTES``), but at most three
+        quarters of the largest of the topics (K x V), the documents' gammas (n_docs x K)
+        and X's values, so that it cannot dominate the memory of a small fit (on the
+        stdlib corpus, K=20: 1.7 MiB at the peak, scikit-learn 1.8-2.0; half: 1.5 MiB
+        and 15% slower; all: 1.8 MiB)."""
         n_docs, n_words = X.shape
         largest = max(self.n_components * max(n_words, n_docs), X.nnz)
-        return min(BLOCK_BYTES, largest * X.dtype.itemsize // 2)
+        return min(BLOCK_BYTES, largest * X.dtype.itemsize * 3 // 4)
 
     def _e_step(self, X, gamma, weights, compute_sstats=True, gamma_keep=None, warm_weight=0.0):
         # The previous gammas are this estimator's (or gathered for this call): the
