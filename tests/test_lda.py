@@ -523,6 +523,42 @@ def test_working_set_e_step_matches_the_per_document_loop(
     assert (sum(migrated) > 20) == (live_topics > 0 and alpha_scale < 1 and max_iter == 60)
 
 
+def test_working_set_widens_in_its_own_buffers(ragged, monkeypatch):
+    # Lengths 1-150 through a working set of a few documents: it widens several times,
+    # each time re-laid out in place (one set per E-step, never two at once), with the
+    # per-document loop's result.
+    X, exp_t, alpha, _, _ = ragged
+    created, widened = [], []
+    _spy(monkeypatch, estep_module._WorkingSet, "__init__", lambda *a, **k: created.append(1))
+    _spy(monkeypatch, estep_module._WorkingSet, "widened", lambda *a, **k: widened.append(1))
+    gamma0 = np.ones((X.shape[0], exp_t.shape[1]))
+    got = document_e_step(X, exp_t, alpha, None, max_iter=60, tol=1e-3, block_bytes=20_000)
+    ref = _reference_e_step(X, exp_t, alpha, gamma0, 60, 1e-3)
+    assert_allclose(got.gamma, ref[0], rtol=1e-10)
+    assert len(widened) >= 3 and len(created) == 1
+
+
+def test_working_set_budget_follows_the_fit_size(monkeypatch):
+    # The E-step's budget is at most three quarters of the largest of K x V, n_docs x K
+    # and the counts' values (a small fit), and BLOCK_BYTES at most (a large one).
+    budgets = []
+    e_step = estep_module.document_e_step
+
+    def spy(*args, block_bytes, **kwargs):
+        budgets.append(block_bytes)
+        return e_step(*args, block_bytes=block_bytes, **kwargs)
+
+    monkeypatch.setattr(lda_module, "document_e_step", spy)
+    X, _, _ = make_lda_corpus(300, 400, 5, doc_length=30, random_state=0)
+    for method in ("batch", "online"):
+        VariationalLDA(n_components=5, learning_method=method, max_iter=1, tol=0).fit(X)
+    largest = max(5 * 400, 300 * 5, X.nnz) * 8
+    assert budgets and all(b == largest * 3 // 4 for b in budgets)
+    monkeypatch.setattr(lda_module, "BLOCK_BYTES", 1000)
+    VariationalLDA(n_components=5, max_iter=1, tol=0).fit(X)
+    assert budgets[-1] == 1000
+
+
 @pytest.mark.parametrize("dead_margin", [estep_module.DEAD_MARGIN, 0.0])
 def test_compact_documents_revive_dead_topics_exactly(dead_margin, monkeypatch):
     # Word 0 is topic 0's; word 1 is topic 2's, and topic 1's by 1e-28 only. Documents

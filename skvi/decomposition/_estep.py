@@ -21,21 +21,30 @@ factor is applied once, when the document has converged.
 How the work is laid out. Documents are sorted by their number of distinct words and
 streamed through a working set of slots, each holding one document's gathered topic
 columns ``exp(E[log beta])[:, words of d]`` padded to the working set's width (a
-``(slots, width, K)`` array of about ``BLOCK_BYTES``, small enough to stay in the L3
-cache). Every iteration is two batched matrix-vector products over the working set
-(``numpy.matmul`` over the stack of documents), one digamma and one exp over
-``(slots, K)``:
+``(slots, width, K)`` array of at most ``BLOCK_BYTES``, small enough to stay in the L3
+cache, and less in a small fit: the caller's ``block_bytes``). Every iteration is two
+batched matrix-vector products over the working set (``numpy.matmul`` over the stack
+of documents), one digamma and one exp over ``(slots, K)``:
 
 - A document that has converged is frozen: its final ``gamma`` and ``exp(psi(gamma))``
   are kept, and the next iteration's first product gives its final ``Z`` (so finishing
-  needs no product of its own). Once an eighth of the slots are frozen they are
-  finished in one batch (final normalisers, ELBO terms, the statistics) and refilled
-  with the next documents, so the working set stays full of documents that still
-  iterate, instead of iterating as long as its slowest document.
+  needs no product of its own). Once an eighth of the slots (and at least 16, or half
+  of a small set) are frozen they are finished in one batch (final normalisers, ELBO
+  terms, the statistics) and refilled with the next documents, so the working set
+  stays full of documents that still iterate, instead of iterating as long as its
+  slowest document.
 - The gather of a document's columns happens once per E-step, when it enters a slot,
   together with its first ``Z`` and, for the guard, ``Z`` and the ELBO terms of its
-  previous ``gamma`` (one product with two columns). The working set widens (with a copy
-  of the documents it holds) when the next documents are longer than its width.
+  previous ``gamma`` (one product with two columns). The working set widens when the
+  next documents are longer than its width: its word arrays are views of flat buffers
+  of its budget, re-laid out in place (each document's row moves to its new offset,
+  from the last one back), so no second set coexists with it; if its documents do not
+  fit at the new width, it widens as far as they do.
+- Memory: the E-step holds the topics' ``exp(E[log beta])`` (V, K), the statistics
+  (V, K), one (n_docs, K) gamma (``overwrite_keep``: the new gammas over the previous
+  ones, with the previous rows of the documents the guard might revert kept aside), the
+  working set and small buffers; so a fit's peak is a few K x V arrays, below
+  scikit-learn's (module docstring of ``_lda.py``).
 - A topic that a document does not use decays to ``gamma_dk = alpha_k`` exactly (the
   update ``alpha_k + exp(psi(gamma_dk)) * ...`` rounds to ``alpha_k``); there
   ``exp(psi(gamma_dk))`` is the constant ``exp(psi(alpha_k))``, so while at least half
@@ -117,12 +126,6 @@ SLOT_WORDS = 6
 #: and at least REFILL_DOCS (or half of a smaller set).
 REFILL_FRACTION = 8
 REFILL_DOCS = 16
-
-
-def _refill_at(slots):
-    return max(1, min(REFILL_DOCS, slots // 2), slots // REFILL_FRACTION)
-
-
 #: Iterations between two counts of the entries at gamma = alpha.
 DEAD_CHECK_EVERY = 8
 #: A document moves to the compact set once at most this many of its topics are off
@@ -215,6 +218,11 @@ def add_rows(out, rows, values, factor=1.0):
     )
 
 
+def _refill_at(slots):
+    """Frozen slots of a set of ``slots`` at which they are finished and refilled."""
+    return max(1, min(REFILL_DOCS, slots // 2), slots // REFILL_FRACTION)
+
+
 def _working_set_shape(sorted_lengths, start, n_topics, itemsize, block_bytes, max_docs):
     """``(slots, width)`` of a working set for the documents from ``start`` on.
 
@@ -235,9 +243,10 @@ def _working_set_shape(sorted_lengths, start, n_topics, itemsize, block_bytes, m
     return int(min(max(cap // (width + SLOT_WORDS), 1), max_docs, n - start)), width
 
 
-def _rows_per_move(arr):
-    """Rows of ``arr`` (slots) moved at a time through a fancy-indexed copy: ~16 KiB."""
-    return max(4, (1 << 14) // (arr[:1].nbytes or 1))
+def _rows_per_gather(slots):
+    """Rows gathered at a time into a copy when a set of ``slots`` is refilled: an eighth
+    of the set (a refill's usual size), at least 8."""
+    return max(8, slots // REFILL_FRACTION)
 
 
 def _spread_rows(flat, n_rows, old, new):
@@ -528,7 +537,7 @@ class _EStep:
         """Documents ``batch`` into ``slots`` (an index array, or a slice at the end),
         with their first ``Z`` (and the guard's terms of their previous gamma)."""
         if not isinstance(slots, slice):  # gathered into a copy first: a few at a time
-            step = _rows_per_move(ws.cols)
+            step = _rows_per_gather(ws.slots)
             if slots.size > step:
                 for start in range(0, slots.size, step):
                     self.load(ws, slots[start : start + step], batch[start : start + step])
@@ -805,7 +814,8 @@ def document_e_step(
         (n_docs, K) array instead of two, plus the previous rows of the documents the
         guard might revert (those whose previous bound is higher).
     block_bytes, max_block_docs : int
-        Size of the working set's gathered columns, and its most slots.
+        Size of the working set (its gathered columns, each slot counted with
+        ``SLOT_WORDS`` more words for its other arrays), and its most slots.
     live_topics : int
         Documents with at most this many topics off ``gamma = alpha`` iterate on those
         only (the compact set; 0: never).
@@ -858,7 +868,7 @@ def document_e_step(
     # widest one's length if less (a widening within it needs no second set).
     longest = max(int(sorted_lengths[-1]), 1)
     words_cap = max(block_bytes // (itemsize * n_topics), 1)  # (width + SLOT_WORDS) * slots
-    capacity = min(block_bytes // (itemsize * n_topics), n_active * longest)
+    capacity = min(words_cap, n_active * longest)
 
     def compact_slots(width, n_live, at_least):
         fit = block_bytes // (width * n_live * itemsize)
