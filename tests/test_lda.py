@@ -655,7 +655,7 @@ def test_statistics_do_not_depend_on_their_batches(ragged, monkeypatch):
     X, exp_t, alpha, keep, weights = ragged
     common = dict(max_iter=20, tol=1e-3, weights=weights, gamma_keep=keep, block_bytes=4_000)
     once = document_e_step(X, exp_t, alpha, None, **common)
-    monkeypatch.setattr(estep_module._Statistics, "min_batch", 1)  # a batch every ~V words
+    monkeypatch.setattr(estep_module._Statistics, "max_batch", 1)  # a batch every ~V words
     flushes = []
     flush = estep_module._Statistics.flush
     monkeypatch.setattr(

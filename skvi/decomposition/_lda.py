@@ -214,17 +214,24 @@ def _exp_e_log_beta_t(lam, dtype):
 
 def _dot_log(sstats_t, exp_t, words=None):
     """``<S, E[log beta]>`` from ``exp(E[log beta])`` (both (words, K)), over the given
-    rows (all by default; S is zero on the others), in chunks. Where ``exp(E[log beta])``
-    underflowed to 0, so did ``S`` (a multiple of it); its log is taken at the smallest
-    normal number there, which adds exactly 0."""
-    words = np.arange(exp_t.shape[0]) if words is None else words
-    tiny = np.finfo(exp_t.dtype).tiny
-    step = max(1, -(-words.size // 8))  # temporaries of an eighth of the rows
+    rows (all by default; S is zero on the others), an eighth of them at a time. Where
+    ``exp(E[log beta])`` underflowed to 0, so did ``S`` (a multiple of it): its log is
+    then taken at the smallest normal number, which adds exactly 0."""
+    n_rows = exp_t.shape[0] if words is None else words.size
+    step = max(1, -(-n_rows // 8))
+    buffer = np.empty((min(step, n_rows), exp_t.shape[1]))
     total = 0.0
-    for start in range(0, words.size, step):
-        rows = words[start : start + step]
-        log_exp = np.log(np.maximum(exp_t[rows], tiny, dtype=np.float64))
-        total += float(np.einsum("wk,wk->", sstats_t[rows], log_exp))
+    for start in range(0, n_rows, step):
+        rows = slice(start, start + step) if words is None else words[start : start + step]
+        chunk = exp_t[rows]
+        log_exp = buffer[: chunk.shape[0]]
+        with np.errstate(divide="ignore"):
+            np.log(chunk, out=log_exp)
+        part = float(np.einsum("wk,wk->", sstats_t[rows], log_exp))
+        if not np.isfinite(part):  # 0 * log(0): underflow
+            np.log(np.maximum(chunk, np.finfo(exp_t.dtype).tiny), out=log_exp)
+            part = float(np.einsum("wk,wk->", sstats_t[rows], log_exp))
+        total += part
     return total
 
 
