@@ -87,17 +87,27 @@ held-out -6.8654 against -6.8659 when starting from 1; K=20 (seeds 0-2) 34.2 ins
 44.5, -6.7790 against -6.7789; stdlib (seeds 0-9) -6.8537 against -6.8515.
 
 Speed (``python benchmarks/bench_lda.py``, same corpus, 5 passes, fit seconds against
-scikit-learn's in the same run; runs on 2026-11-24): the E-step streams the documents
-through a cache-sized working set that is refilled as documents converge, and documents
-with at most 16 topics left through a compact one of those topics' columns (layout and
-per-iteration costs in ``_estep.py``). K=100 batch 14.49 s against 56.32 s (3.9x; float32
-5.6x; 20.85 s, 2.8x, before the compact set; 35.3 s, 1.6x, before the working set), K=20
-batch 4.8x, K=100 online 12.05 s against 37.98 s (3.2x; 2.6-3.1x before the series
-digamma and the leaner iteration), K=20 online 3.2x. Peak memory (K=100): 69 MiB batch,
-73 MiB online (the documents' gammas are kept between epochs), scikit-learn 81 MiB. In
-online learning ``lambda`` is kept transposed (``_LazyTopics``) so that a mini-batch's
-words are whole rows, and the digamma of its ``|words| x K`` topic entries, most of which
-sit just above the prior ``eta``, is a series about ``eta`` (``digamma_about``).
+scikit-learn's in the same run): the E-step streams the documents through a cache-sized
+working set that is refilled as documents converge, and documents with at most 16 topics
+left through a compact one of those topics' columns (layout and per-iteration costs in
+``_estep.py``). Run of 2026-11-24 (session 5): K=100 batch 15.80 s against 60.15 s
+(3.8x; float32 5.0x; 1.6x before the working set), K=20 batch 5.3x, K=100 online 12.28 s
+against 37.10 s (3.0x; 2.7x and 2.9x in two other runs that day: the machine's times
+drift by 10-15%), K=20 online 3.3x. In online learning ``lambda`` is kept transposed
+(``_LazyTopics``) so that a mini-batch's words are whole rows, and the digamma of its
+``|words| x K`` topic entries, most of which sit just above the prior ``eta``, is a
+series about ``eta`` (``digamma_about``).
+
+Memory (peak of a 2-pass fit, ``tracemalloc``, the benchmark's measure): a fit holds a
+few K x V arrays and one n_docs x K one, below scikit-learn's peak on every benchmark
+corpus (stdlib, K=20: 1.6 MiB batch, 1.7 MiB online, against 1.9 and 1.8; K=100:
+48.8 and 38.5 against 80.7). A batch sweep releases ``components_`` during its E-step
+(``<S, E_old[log beta]>`` is the log of ``exp(E[log beta])``, ``_dot_log``) and writes
+the new gammas over the previous ones (``document_e_step(overwrite_keep=True)``); online
+epochs hold the topics only as ``_LazyTopics`` and keep the documents' gammas in float32
+(they only seed the next epoch); the K x V and n_docs x K terms are computed in chunks;
+the working set is at most three quarters of the fit's largest array
+(``_working_set_bytes``).
 
 ``score`` evaluates the same
 bound on new documents with ``phi`` at its optimum given ``gamma`` (the form of
