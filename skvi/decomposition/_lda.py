@@ -197,16 +197,16 @@ def _doc_prior_terms(alpha, weighted_e_log_sum, total_weight):
     )
 
 
-def _e_log_beta_chunks(lam, words=slice(None)):
-    """``E[log beta_kw] = psi(lambda_kw) - psi(sum_w lambda_kw)`` (PRML eq. (B.21)) for
-    the given words, in chunks of topics: yields ``(rows, chunk)``, ``chunk`` float64
-    of shape (rows' topics, words), a new array each time."""
+def _e_log_beta_chunks(lam):
+    """``E[log beta_kw] = psi(lambda_kw) - psi(sum_w lambda_kw)`` (PRML eq. (B.21)) in
+    chunks of topics: yields ``(rows, chunk)``, ``chunk`` float64 of shape (rows' topics,
+    V), a new array each time."""
     n_topics, n_words = lam.shape
     e_log_total = digamma(lam.sum(axis=1, dtype=np.float64))
     step = max(1, _CHUNK_BYTES // (8 * n_words))
     for start in range(0, n_topics, step):
         rows = slice(start, min(start + step, n_topics))
-        chunk = digamma(lam[rows][:, words].astype(np.float64, copy=False))
+        chunk = digamma(lam[rows].astype(np.float64, copy=False))
         chunk -= e_log_total[rows, None]
         yield rows, chunk
 
@@ -222,17 +222,16 @@ def _exp_e_log_beta_t(lam, dtype):
     return exp_t, total
 
 
-def _dot_log(sstats_t, exp_t, words=None):
-    """``<S, E[log beta]>`` from ``exp(E[log beta])`` (both (words, K)), over the given
-    rows (all by default; S is zero on the others), an eighth of them at a time. Where
-    ``exp(E[log beta])`` underflowed to 0, so did ``S`` (a multiple of it): its log is
-    then taken at the smallest normal number, which adds exactly 0."""
-    n_rows = exp_t.shape[0] if words is None else words.size
+def _dot_log(sstats_t, exp_t):
+    """``<S, E[log beta]>`` from ``exp(E[log beta])`` (both (words, K)), an eighth of the
+    rows at a time. Where ``exp(E[log beta])`` underflowed to 0, so did ``S`` (a multiple
+    of it): its log is then taken at the smallest normal number, which adds exactly 0."""
+    n_rows = exp_t.shape[0]
     step = max(1, -(-n_rows // 8))
     buffer = np.empty((min(step, n_rows), exp_t.shape[1]))
     total = 0.0
     for start in range(0, n_rows, step):
-        rows = slice(start, start + step) if words is None else words[start : start + step]
+        rows = slice(start, start + step)
         chunk = exp_t[rows]
         log_exp = buffer[: chunk.shape[0]]
         with np.errstate(divide="ignore"):
@@ -672,14 +671,12 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         exp_t = self._exp_topic_word_t
         sstats_t *= exp_t
         sstats = sstats_t.T  # (K, V) view
-        # <S, E_old[log beta]> over the words these documents use (S is zero elsewhere).
-        words = np.flatnonzero(np.bincount(X.indices, minlength=X.shape[1]))
         e_log_sum, log_q = _q_theta_terms(result.gamma, weights)
         total_weight = float(X.shape[0] if weights is None else weights.sum())
         log_norm = result.log_norm if weights is None else weights * result.log_norm
         pieces = {
             "log_norm": float(log_norm.sum()),
-            "s_dot_e_old": _dot_log(sstats_t, exp_t, words),
+            "s_dot_e_old": _dot_log(sstats_t, exp_t),  # <S, E_old[log beta]>
             "e_log_theta_sum": e_log_sum,
             "log_q_theta": log_q,
             "weight": total_weight,
